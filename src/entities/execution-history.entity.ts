@@ -1,0 +1,46 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { FinishedExecutionStatus } from './execution-snapshot.entity';
+
+/** A finished execution moved out of `execution_snapshots`; partitioned by month of `completed_at`. */
+@Entity({ name: 'execution_history' })
+@Index('IDX_execution_history_tenant_flow', ['tenantId', 'flowId'])
+export class ExecutionHistory {
+  @PrimaryColumn({ name: 'tenant_id', type: 'uuid', primaryKeyConstraintName: 'PK_execution_history' })
+  tenantId!: string;
+
+  @PrimaryColumn({ type: 'uuid', primaryKeyConstraintName: 'PK_execution_history' })
+  id!: string;
+
+  @PrimaryColumn({ name: 'completed_at', type: 'timestamptz', primaryKeyConstraintName: 'PK_execution_history' })
+  completedAt!: Date;
+
+  @Column({ name: 'flow_id', type: 'uuid' })
+  flowId!: string;
+
+  @Column({ name: 'flow_version_id', type: 'uuid' })
+  flowVersionId!: string;
+
+  @Column({ type: 'text' })
+  status!: FinishedExecutionStatus;
+
+  @Column({ type: 'jsonb' })
+  input!: unknown;
+
+  @Column({ type: 'jsonb' })
+  state!: unknown;
+
+  @Column({ type: 'jsonb', nullable: true })
+  output!: unknown;
+
+  @Column({ type: 'jsonb', nullable: true })
+  error!: unknown;
+
+  @Column({ type: 'integer' })
+  version!: number;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Column({ name: 'archived_at', type: 'timestamptz', default: () => 'now()' })
+  archivedAt!: Date;
+}

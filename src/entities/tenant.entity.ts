@@ -1,0 +1,22 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+
+export type TenantStatus = 'active' | 'suspended';
+
+/** A customer of the runtime. A tenant sees only its own row; creating one is system work. */
+@Entity({ name: 'tenants' })
+export class Tenant {
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_tenants' })
+  id!: string;
+
+  @Column({ type: 'text' })
+  name!: string;
+
+  @Column({ type: 'text', default: 'active' })
+  status!: TenantStatus;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}

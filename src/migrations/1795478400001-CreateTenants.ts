@@ -1,0 +1,71 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Creates the two database roles every tenant-scoped statement runs as, and the `tenants` table.
+ *
+ * `fdl_app` is what a request runs as (`SET LOCAL ROLE fdl_app`): it owns nothing and cannot bypass
+ * Row Level Security, so isolation holds even when the login role is the table owner or a superuser.
+ * `fdl_system` is the explicit path for work that is not one tenant's (creating a tenant, sweeps).
+ * Roles are cluster-wide, so they are created only if absent and dropped only when no other
+ * database still uses them.
+ */
+export class CreateTenants1795478400001 implements MigrationInterface {
+  name = 'CreateTenants1795478400001';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
+      DO $$
+      BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fdl_app') THEN
+          CREATE ROLE fdl_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fdl_system') THEN
+          CREATE ROLE fdl_system NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+        END IF;
+      END
+      $$`);
+    await queryRunner.query(`GRANT fdl_app, fdl_system TO CURRENT_USER`);
+    await queryRunner.query(`GRANT USAGE ON SCHEMA public TO fdl_app, fdl_system`);
+
+    await queryRunner.query(`
+      CREATE TABLE tenants (
+        id          uuid        NOT NULL DEFAULT gen_random_uuid(),
+        name        text        NOT NULL,
+        status      text        NOT NULL DEFAULT 'active',
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        updated_at  timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT "PK_tenants" PRIMARY KEY (id),
+        CONSTRAINT "CHK_tenants_name" CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+        CONSTRAINT "CHK_tenants_status" CHECK (status IN ('active', 'suspended'))
+      )`);
+
+    // Fail closed: NULLIF turns both "never set" (NULL) and "set in an earlier transaction on this
+    // connection" ('') into NULL, which matches no row. The sub-select makes it an InitPlan,
+    // evaluated once per statement instead of once per row.
+    await queryRunner.query(`ALTER TABLE tenants ENABLE ROW LEVEL SECURITY`);
+    await queryRunner.query(`ALTER TABLE tenants FORCE ROW LEVEL SECURITY`);
+    await queryRunner.query(`
+      CREATE POLICY tenants_tenant_isolation ON tenants
+        FOR SELECT TO fdl_app
+        USING (id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))`);
+    await queryRunner.query(`
+      CREATE POLICY tenants_system_access ON tenants
+        FOR ALL TO fdl_system
+        USING (true) WITH CHECK (true)`);
+    await queryRunner.query(`GRANT SELECT ON tenants TO fdl_app`);
+    await queryRunner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON tenants TO fdl_system`);
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TABLE tenants`);
+    await queryRunner.query(`REVOKE USAGE ON SCHEMA public FROM fdl_app, fdl_system`);
+    await queryRunner.query(`
+      DO $$
+      BEGIN
+        DROP ROLE IF EXISTS fdl_app, fdl_system;
+      EXCEPTION WHEN dependent_objects_still_exist THEN
+        RAISE NOTICE 'roles fdl_app and fdl_system are kept: another database still uses them';
+      END
+      $$`);
+  }
+}

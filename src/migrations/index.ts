@@ -1,0 +1,16 @@
+import { CreateTenants1795478400001 } from './1795478400001-CreateTenants';
+import { CreateFlows1795478400002 } from './1795478400002-CreateFlows';
+import { CreateFlowVersions1795478400003 } from './1795478400003-CreateFlowVersions';
+import { CreateExecutionSnapshots1795478400004 } from './1795478400004-CreateExecutionSnapshots';
+import { CreateExecutionHistory1795478400005 } from './1795478400005-CreateExecutionHistory';
+import { CreateAuditLogs1795478400006 } from './1795478400006-CreateAuditLogs';
+
+/** Every migration of the schema, in the order it must run. An explicit list: globs break once packed into `dist/`. */
+export const DATABASE_MIGRATIONS = [
+  CreateTenants1795478400001,
+  CreateFlows1795478400002,
+  CreateFlowVersions1795478400003,
+  CreateExecutionSnapshots1795478400004,
+  CreateExecutionHistory1795478400005,
+  CreateAuditLogs1795478400006,
+];

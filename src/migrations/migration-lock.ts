@@ -1,0 +1,26 @@
+import type { DataSource, Migration } from 'typeorm';
+
+/**
+ * TypeORM takes no lock around a migration run, so two processes started together (two replicas,
+ * or a deploy job racing an app start) could both apply the same migration. A session advisory
+ * lock, held on a connection of its own for the whole run, makes the second one wait and then
+ * find nothing pending.
+ */
+export async function withMigrationLock<T>(dataSource: DataSource, work: () => Promise<T>): Promise<T> {
+  const lockRunner = dataSource.createQueryRunner();
+  try {
+    await lockRunner.query(`SELECT pg_advisory_lock(hashtext('fdl-runtime-db:migrations'))`);
+    try {
+      return await work();
+    } finally {
+      await lockRunner.query(`SELECT pg_advisory_unlock(hashtext('fdl-runtime-db:migrations'))`);
+    }
+  } finally {
+    await lockRunner.release();
+  }
+}
+
+/** Applies every pending migration under the migration lock, all in one transaction. */
+export function runPendingMigrations(dataSource: DataSource): Promise<Migration[]> {
+  return withMigrationLock(dataSource, () => dataSource.runMigrations({ transaction: 'all' }));
+}

@@ -1,0 +1,29 @@
+import { DataSource } from 'typeorm';
+import { DATABASE_ENTITIES } from '../../src/entities';
+import { DATABASE_MIGRATIONS } from '../../src/migrations';
+import { databaseUrl, dropDatabase, withServerClient } from '../utils/test-database';
+import { resolveTestServer } from './postgres-server';
+
+/** Migrates one template database; each spec file then clones it (see test/utils/test-database.ts). */
+export default async function globalSetup(): Promise<void> {
+  process.env.FDL_TEST_SERVER_URL = await resolveTestServer();
+  const template = `fdl_test_template_${process.pid}`;
+  process.env.FDL_TEST_TEMPLATE = template;
+
+  await dropDatabase(template);
+  await withServerClient((client) => client.query(`CREATE DATABASE "${template}" TEMPLATE template0`));
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: databaseUrl(template),
+    entities: DATABASE_ENTITIES,
+    migrations: DATABASE_MIGRATIONS,
+    installExtensions: false,
+    uuidExtension: 'pgcrypto',
+  });
+  await dataSource.initialize();
+  try {
+    await dataSource.runMigrations({ transaction: 'all' });
+  } finally {
+    await dataSource.destroy();
+  }
+}

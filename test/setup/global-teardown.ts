@@ -1,0 +1,5 @@
+import { dropDatabase } from '../utils/test-database';
+
+export default async function globalTeardown(): Promise<void> {
+  if (process.env.FDL_TEST_TEMPLATE) await dropDatabase(process.env.FDL_TEST_TEMPLATE);
+}
