@@ -27,21 +27,31 @@ const MAX_POOL_SIZE = 1000;
 
 type Env = Record<string, string | undefined>;
 
-/** Reads and validates `DATABASE_URL`, `FDL_USE_DATABASE`, `FDL_DATA_DIR` and `FDL_DB_*`. */
-export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
+/**
+ * Reads and validates `DATABASE_URL`, `FDL_USE_DATABASE`, `FDL_DATA_DIR` and `FDL_DB_*`. A value in
+ * `overrides` (module options given in code) wins over its variable, which is then not read at all.
+ */
+export function loadDatabaseConfig(env: Env = process.env, overrides: Partial<DatabaseConfig> = {}): DatabaseConfig {
+  const pick = <T>(override: T | undefined, read: () => T): T => (override !== undefined ? override : read());
   return validateDatabaseConfig({
-    backend: parseBackend(env.FDL_USE_DATABASE),
-    url: blankToUndefined(env.DATABASE_URL),
-    dataDir: blankToUndefined(env.FDL_DATA_DIR),
-    poolSize: parseOptional(env.FDL_DB_POOL_SIZE, 'FDL_DB_POOL_SIZE', parsePoolSize) ?? DEFAULT_POOL_SIZE,
-    queryTimeout:
-      parseOptional(env.FDL_DB_TIMEOUT, 'FDL_DB_TIMEOUT', parseSeconds) ?? DEFAULT_QUERY_TIMEOUT_SECONDS,
-    acquireTimeout:
-      parseOptional(env.FDL_DB_ACQUIRE_TIMEOUT, 'FDL_DB_ACQUIRE_TIMEOUT', parseSeconds) ??
-      DEFAULT_ACQUIRE_TIMEOUT_SECONDS,
-    idleInTransactionTimeout:
-      parseOptional(env.FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT, 'FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT', parseSeconds) ??
-      DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+    backend: pick(overrides.backend, () => parseBackend(env.FDL_USE_DATABASE)),
+    url: pick(overrides.url, () => blankToUndefined(env.DATABASE_URL)),
+    dataDir: pick(overrides.dataDir, () => blankToUndefined(env.FDL_DATA_DIR)),
+    poolSize: pick(overrides.poolSize, () => parseOptional(env, 'FDL_DB_POOL_SIZE', parsePoolSize) ?? DEFAULT_POOL_SIZE),
+    queryTimeout: pick(
+      overrides.queryTimeout,
+      () => parseOptional(env, 'FDL_DB_TIMEOUT', parseSeconds) ?? DEFAULT_QUERY_TIMEOUT_SECONDS,
+    ),
+    acquireTimeout: pick(
+      overrides.acquireTimeout,
+      () => parseOptional(env, 'FDL_DB_ACQUIRE_TIMEOUT', parseSeconds) ?? DEFAULT_ACQUIRE_TIMEOUT_SECONDS,
+    ),
+    idleInTransactionTimeout: pick(
+      overrides.idleInTransactionTimeout,
+      () =>
+        parseOptional(env, 'FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT', parseSeconds) ??
+        DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+    ),
   });
 }
 
@@ -98,8 +108,8 @@ function parseBackend(value: string | undefined): DatabaseBackend {
   );
 }
 
-function parseOptional<T>(value: string | undefined, variable: string, parse: (v: string, name: string) => T): T | undefined {
-  const trimmed = value?.trim();
+function parseOptional<T>(env: Env, variable: string, parse: (value: string, variable: string) => T): T | undefined {
+  const trimmed = env[variable]?.trim();
   return trimmed ? parse(trimmed, variable) : undefined;
 }
 

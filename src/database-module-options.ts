@@ -1,0 +1,66 @@
+import type { ExecutionContext } from '@nestjs/common';
+
+/** Returns the request's tenant id, or nothing when the request names none. */
+export type TenantResolver = (context: ExecutionContext) => string | null | undefined | Promise<string | null | undefined>;
+
+/**
+ * Options of {@link DatabaseModule.forRoot} / `forRootAsync`. Every connection option left unset
+ * falls back to its environment variable, then to its default; code and environment are validated
+ * the same way.
+ */
+export interface DatabaseModuleOptions {
+  /**
+   * `true`: connect to the PostgreSQL server at {@link url}. `false`: start an embedded PostgreSQL
+   * (PGlite) inside the process, for development.
+   * Env: `FDL_USE_DATABASE`. Default: `false`.
+   */
+  useDatabase?: boolean;
+  /**
+   * Connection string, `postgres://user:password@host:5432/database`. Required when
+   * {@link useDatabase} is true. Env: `DATABASE_URL`.
+   */
+  url?: string;
+  /**
+   * Directory where the embedded database keeps its files across restarts; only one process may
+   * open it. Env: `FDL_DATA_DIR`. Default: in memory.
+   */
+  dataDir?: string;
+  /** Connections in the pool. Env: `FDL_DB_POOL_SIZE`. Default: `10`. */
+  poolSize?: number;
+  /** `statement_timeout` of every tenant transaction, in seconds. Env: `FDL_DB_TIMEOUT`. Default: `30`. */
+  queryTimeout?: number;
+  /**
+   * How long a request waits for a free pooled connection before failing with 503, in seconds.
+   * Env: `FDL_DB_ACQUIRE_TIMEOUT`. Default: `5`.
+   */
+  acquireTimeout?: number;
+  /**
+   * `idle_in_transaction_session_timeout`, in seconds: the server ends a transaction left idle this
+   * long. Env: `FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT`. Default: `60`.
+   */
+  idleInTransactionTimeout?: number;
+  /**
+   * Apply pending migrations at start, under an advisory lock so that replicas starting together
+   * apply each migration once. The embedded database always migrates. Default: `false`.
+   */
+  runMigrations?: boolean;
+  /** Header the default resolver reads the tenant id from. Default: `'x-tenant-id'`. */
+  tenantHeader?: string;
+  /**
+   * Takes the tenant id from the request, e.g. from the authenticated principal.
+   * Default: the {@link tenantHeader} header of an HTTP request.
+   */
+  resolveTenant?: TenantResolver;
+  /** Status for a request that names no tenant. Default: `400`. */
+  missingTenantStatus?: 400 | 401;
+  /** Read unset options from the environment. Default: `true`. */
+  readEnvironment?: boolean;
+}
+
+/** Options fixed when the module is defined (they decide which providers exist). */
+export interface DatabaseModuleExtras {
+  /** Register the module globally, as `@nestjs/typeorm` does. Default: `true`. */
+  isGlobal?: boolean;
+  /** Mount {@link TenantContextInterceptor} for every route (`APP_INTERCEPTOR`). Default: `false`. */
+  globalInterceptor?: boolean;
+}

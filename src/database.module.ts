@@ -1,0 +1,76 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { DatabaseConfig } from './config/database-config';
+import type { DatabaseModuleExtras, DatabaseModuleOptions } from './database-module-options';
+import { ASYNC_OPTIONS_TYPE, ConfigurableDatabaseModule, OPTIONS_TYPE } from './database.module-definition';
+import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
+import { createDataSource, repositoryProviders, resolvedConfigProvider, typeOrmOptions } from './database.providers';
+import { DatabaseServer } from './database-server';
+import { TenancyService } from './tenancy/tenancy.service';
+import { TenantContext } from './tenancy/tenant-context';
+import { TenantContextInterceptor } from './tenancy/tenant-context.interceptor';
+
+/**
+ * The FDL Runtime's PostgreSQL data layer: the six entities, tenant-scoped repositories for
+ * `@InjectRepository`, {@link TenancyService} and {@link TenantContextInterceptor}.
+ *
+ * ```ts
+ * @Module({ imports: [DatabaseModule.forRoot({ globalInterceptor: true })] })
+ * export class AppModule {}
+ * ```
+ */
+@Module({})
+export class DatabaseModule extends ConfigurableDatabaseModule {
+  static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    return withDataLayer(super.forRoot(options), options);
+  }
+
+  static forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withDataLayer(super.forRootAsync(options), options);
+  }
+}
+
+function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): DynamicModule {
+  const providers = [
+    resolvedConfigProvider,
+    DatabaseServer,
+    TenantContext,
+    TenancyService,
+    TenantContextInterceptor,
+    ...repositoryProviders,
+  ];
+  return {
+    ...base,
+    // Global like @nestjs/typeorm's core module: TypeORM's factory below reads the resolved config.
+    global: true,
+    imports: [
+      ...(base.imports ?? []),
+      TypeOrmModule.forRootAsync({
+        inject: [RESOLVED_DATABASE_CONFIG, DATABASE_MODULE_OPTIONS, DatabaseServer],
+        useFactory: async (config: DatabaseConfig, options: DatabaseModuleOptions, server: DatabaseServer) => ({
+          ...typeOrmOptions(config, await server.url()),
+          migrationsRun: false,
+          // carried to dataSourceFactory, which applies them under the migration lock
+          runMigrations: options.runMigrations === true || config.backend === 'embedded',
+        }),
+        dataSourceFactory: async (options) =>
+          createDataSource(options!, (options as { runMigrations?: boolean }).runMigrations === true),
+      }),
+    ],
+    providers: [
+      ...(base.providers ?? []),
+      ...providers,
+      ...(extras.globalInterceptor ? [{ provide: APP_INTERCEPTOR, useExisting: TenantContextInterceptor }] : []),
+    ],
+    exports: [
+      ...(base.exports ?? []),
+      DATABASE_MODULE_OPTIONS,
+      RESOLVED_DATABASE_CONFIG,
+      DatabaseServer,
+      TenancyService,
+      TenantContextInterceptor,
+      ...repositoryProviders.map((provider) => (provider as { provide: unknown }).provide as never),
+    ],
+  };
+}

@@ -1,0 +1,75 @@
+import type { Provider } from '@nestjs/common';
+import { getDataSourceToken, getRepositoryToken, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { type DatabaseConfig, loadDatabaseConfig } from './config/database-config';
+import type { DatabaseModuleOptions } from './database-module-options';
+import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
+import { DATABASE_ENTITIES } from './entities';
+import { DATABASE_MIGRATIONS } from './migrations';
+import { runPendingMigrations } from './migrations/migration-lock';
+import { TenantContext } from './tenancy/tenant-context';
+import { TenantScopedRepository } from './tenancy/tenant-scoped.repository';
+
+/** Module options merged over the environment and validated, once, at start. */
+export const resolvedConfigProvider: Provider = {
+  provide: RESOLVED_DATABASE_CONFIG,
+  inject: [DATABASE_MODULE_OPTIONS],
+  useFactory: (options: DatabaseModuleOptions): DatabaseConfig =>
+    loadDatabaseConfig(options.readEnvironment === false ? {} : process.env, {
+      backend: options.useDatabase === undefined ? undefined : options.useDatabase ? 'postgres' : 'embedded',
+      url: options.url,
+      dataDir: options.dataDir,
+      poolSize: options.poolSize,
+      queryTimeout: options.queryTimeout,
+      acquireTimeout: options.acquireTimeout,
+      idleInTransactionTimeout: options.idleInTransactionTimeout,
+    }),
+};
+
+/** TypeORM's options for the resolved configuration. */
+export function typeOrmOptions(config: DatabaseConfig, url: string): TypeOrmModuleOptions & DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: DATABASE_ENTITIES,
+    migrations: DATABASE_MIGRATIONS,
+    migrationsTransactionMode: 'all',
+    synchronize: false,
+    // gen_random_uuid() is built in since PostgreSQL 13: no extension to install or to be allowed to.
+    installExtensions: false,
+    uuidExtension: 'pgcrypto',
+    poolSize: config.poolSize,
+    extra: {
+      // pg-pool applies this to waiting for a free client too: the bound on pool exhaustion.
+      connectionTimeoutMillis: Math.round(config.acquireTimeout * 1000),
+      application_name: 'fdl-runtime-db',
+    },
+    retryAttempts: 2,
+    retryDelay: 1000,
+  };
+}
+
+/** Creates and initialises the DataSource; applies pending migrations when asked to. */
+export async function createDataSource(
+  options: DataSourceOptions,
+  migrate: boolean,
+): Promise<DataSource> {
+  const dataSource = await new DataSource(options).initialize();
+  if (migrate) {
+    try {
+      await runPendingMigrations(dataSource);
+    } catch (error) {
+      await dataSource.destroy();
+      throw error;
+    }
+  }
+  return dataSource;
+}
+
+/** `@InjectRepository(Entity)` for every entity: tenant-scoped singletons. */
+export const repositoryProviders: Provider[] = DATABASE_ENTITIES.map((entity) => ({
+  provide: getRepositoryToken(entity),
+  inject: [getDataSourceToken(), TenantContext],
+  useFactory: (dataSource: DataSource, context: TenantContext) =>
+    new TenantScopedRepository(entity, dataSource, context),
+}));

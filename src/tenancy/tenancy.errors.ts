@@ -1,0 +1,59 @@
+/** Base class of the errors the tenancy layer raises on purpose (as opposed to database errors). */
+export class TenancyError extends Error {
+  override name = 'TenancyError';
+}
+
+/** A tenant-scoped repository or transaction was used outside any tenant or system context. */
+export class TenantContextMissingError extends TenancyError {
+  override name = 'TenantContextMissingError';
+  constructor(what = 'A tenant-scoped repository') {
+    super(
+      `${what} was used outside a tenant context, so it refuses to run unscoped. Serve the request ` +
+        'through TenantContextInterceptor (or DatabaseModule.forRoot({ globalInterceptor: true })), ' +
+        'or wrap the work in TenancyService.runInTenant(tenantId, fn) / runAsSystem(fn).',
+    );
+  }
+}
+
+/** A tenant id that is not a canonical UUID. Names where the value came from; never echoes it. */
+export class InvalidTenantIdError extends TenancyError {
+  override name = 'InvalidTenantIdError';
+  constructor(readonly source: string) {
+    super(`${source} must be a tenant id in UUID form (e.g. 3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f)`);
+  }
+}
+
+/** A well-formed tenant id that names no tenant, or a suspended one. Both get the same answer. */
+export class TenantNotFoundError extends TenancyError {
+  override name = 'TenantNotFoundError';
+  constructor(readonly reason: 'unknown' | 'suspended') {
+    super('the tenant does not exist or is not active');
+  }
+}
+
+/** Work for another tenant (or for the system) was started inside an open tenant transaction. */
+export class TenantContextConflictError extends TenancyError {
+  override name = 'TenantContextConflictError';
+  constructor() {
+    super(
+      'cannot switch tenant inside an open tenant transaction: it would need a second pooled connection ' +
+        'while holding the first. Run the other tenant\'s work after this one completes.',
+    );
+  }
+}
+
+/** No connection could be had in time, or the server could not be reached. Maps to HTTP 503. */
+export class DatabaseUnavailableError extends TenancyError {
+  override name = 'DatabaseUnavailableError';
+  constructor(reason: string, readonly cause?: unknown) {
+    super(`database unavailable: ${reason}`);
+  }
+}
+
+/** A statement in the transaction failed (and its error was caught), so COMMIT rolled everything back. */
+export class TransactionRolledBackError extends TenancyError {
+  override name = 'TransactionRolledBackError';
+  constructor() {
+    super('the transaction was rolled back because a statement in it failed; nothing was written');
+  }
+}

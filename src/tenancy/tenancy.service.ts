@@ -1,0 +1,69 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { RESOLVED_DATABASE_CONFIG } from '../database.internal-constants';
+import type { DatabaseConfig } from '../config/database-config';
+import { type DatabaseScope, sameScope } from './database-scope';
+import { ScopedTransaction } from './scoped-transaction';
+import { TenantContext } from './tenant-context';
+import { parseTenantId } from './tenant-id';
+import { TenantContextConflictError } from './tenancy.errors';
+
+/**
+ * Runs work inside a tenant's (or the system's) transaction outside HTTP: queue consumers,
+ * schedulers, scripts. The interceptor uses the same path for requests.
+ */
+@Injectable()
+export class TenancyService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly context: TenantContext,
+    @Inject(RESOLVED_DATABASE_CONFIG) private readonly config: DatabaseConfig,
+  ) {}
+
+  /**
+   * Runs `work` as tenant `tenantId`: every injected repository it uses runs in one transaction,
+   * as role `fdl_app` with the tenant set, committed when `work` resolves and rolled back when it
+   * throws. Inside an open transaction of the same tenant, `work` joins it.
+   */
+  runInTenant<T>(tenantId: string, work: () => T | Promise<T>): Promise<T> {
+    return this.runInScope({ kind: 'tenant', tenantId: parseTenantId(tenantId) }, work);
+  }
+
+  /**
+   * Runs `work` as the system (role `fdl_system`): the explicit, audited path for work that is no
+   * single tenant's, such as creating a tenant or a sweep over all tenants. Never the default.
+   */
+  runAsSystem<T>(work: () => T | Promise<T>): Promise<T> {
+    return this.runInScope({ kind: 'system' }, work);
+  }
+
+  /** The tenant of the current context; undefined outside one or in the system context. */
+  currentTenantId(): string | undefined {
+    const scope = this.context.current()?.scope;
+    return scope?.kind === 'tenant' ? scope.tenantId : undefined;
+  }
+
+  /** @internal Shared by runInTenant, runAsSystem and TenantContextInterceptor. */
+  async runInScope<T>(scope: DatabaseScope, work: () => T | Promise<T>): Promise<T> {
+    const open = this.context.current();
+    if (open) {
+      if (!sameScope(open.scope, scope)) throw new TenantContextConflictError();
+      return work();
+    }
+    const transaction = new ScopedTransaction(this.dataSource, scope, {
+      statementMs: this.config.queryTimeout * 1000,
+      idleInTransactionMs: this.config.idleInTransactionTimeout * 1000,
+    });
+    return this.context.run(transaction, async () => {
+      let result: T;
+      try {
+        result = await work();
+      } catch (error) {
+        await transaction.end(false);
+        throw error;
+      }
+      await transaction.end(true);
+      return result;
+    });
+  }
+}

@@ -1,0 +1,72 @@
+import {
+  BadRequestException,
+  type CallHandler,
+  type ExecutionContext,
+  ForbiddenException,
+  HttpException,
+  Inject,
+  Injectable,
+  type NestInterceptor,
+  ServiceUnavailableException,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { catchError, from, lastValueFrom, mergeMap, type Observable, switchMap, throwError, toArray } from 'rxjs';
+import type { DatabaseModuleOptions } from '../database-module-options';
+import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
+import { parseTenantId } from './tenant-id';
+import { DatabaseUnavailableError, InvalidTenantIdError, TenantNotFoundError } from './tenancy.errors';
+import { TenancyService } from './tenancy.service';
+import { WITHOUT_TENANT } from './without-tenant.decorator';
+
+const DEFAULT_TENANT_HEADER = 'x-tenant-id';
+
+/**
+ * Runs each request's handler inside its tenant's transaction. The tenant id is checked before
+ * anything else, the transaction begins at the handler's first query, and it commits when the
+ * handler's observable completes (the response waits for the commit) or rolls back on any error.
+ */
+@Injectable()
+export class TenantContextInterceptor implements NestInterceptor {
+  constructor(
+    private readonly tenancy: TenancyService,
+    private readonly reflector: Reflector,
+    @Inject(DATABASE_MODULE_OPTIONS) private readonly options: DatabaseModuleOptions,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (this.reflector.getAllAndOverride<boolean>(WITHOUT_TENANT, [context.getHandler(), context.getClass()])) {
+      return next.handle();
+    }
+    return from(this.resolveTenantId(context)).pipe(
+      switchMap((tenantId) =>
+        this.tenancy.runInScope({ kind: 'tenant', tenantId }, () =>
+          lastValueFrom(next.handle().pipe(toArray()), { defaultValue: [] as unknown[] }),
+        ),
+      ),
+      mergeMap((values) => from(values)),
+      catchError((error: unknown) => throwError(() => toHttpException(error))),
+    );
+  }
+
+  private async resolveTenantId(context: ExecutionContext): Promise<string> {
+    const header = this.options.tenantHeader ?? DEFAULT_TENANT_HEADER;
+    const source = this.options.resolveTenant ? 'tenant id' : `${header} header`;
+    const value = this.options.resolveTenant
+      ? await this.options.resolveTenant(context)
+      : context.switchToHttp().getRequest<{ headers?: Record<string, unknown> }>()?.headers?.[header.toLowerCase()];
+    if (value === undefined || value === null || value === '') {
+      const message = `${source} is required`;
+      throw this.options.missingTenantStatus === 401 ? new UnauthorizedException(message) : new BadRequestException(message);
+    }
+    return parseTenantId(value, source);
+  }
+}
+
+function toHttpException(error: unknown): unknown {
+  if (error instanceof HttpException) return error;
+  if (error instanceof InvalidTenantIdError) return new BadRequestException(error.message);
+  if (error instanceof TenantNotFoundError) return new ForbiddenException(error.message);
+  if (error instanceof DatabaseUnavailableError) return new ServiceUnavailableException(error.message);
+  return error;
+}

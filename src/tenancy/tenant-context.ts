@@ -1,0 +1,27 @@
+import { Injectable } from '@nestjs/common';
+import { ClsServiceManager } from 'nestjs-cls';
+import type { ScopedTransaction } from './scoped-transaction';
+
+const TRANSACTION = Symbol('fdl-runtime-db:scoped-transaction');
+
+/**
+ * Where the current request's (or job's) transaction lives: nestjs-cls's AsyncLocalStorage, so that
+ * singleton repositories find it without request-scoped providers. It shares the store a host app
+ * using nestjs-cls already has, and opens a nested context that inherits the host's values.
+ */
+@Injectable()
+export class TenantContext {
+  private readonly cls = ClsServiceManager.getClsService();
+
+  /** The open scoped transaction, or undefined outside any tenant or system context. */
+  current(): ScopedTransaction | undefined {
+    return this.cls.isActive() ? this.cls.get(TRANSACTION) : undefined;
+  }
+
+  run<T>(transaction: ScopedTransaction, work: () => Promise<T>): Promise<T> {
+    return this.cls.run({ ifNested: 'inherit' }, () => {
+      this.cls.set(TRANSACTION, transaction);
+      return work();
+    });
+  }
+}
