@@ -1,14 +1,20 @@
-import { Module } from '@nestjs/common';
-import { DatabaseModule } from '../src';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { DatabaseModule, type DatabaseModuleOptions } from '../src';
 import { AuditLogsController } from './audit/audit-logs.controller';
 import { AuditService } from './audit/audit.service';
 import { FlowsController } from './flows/flows.controller';
 import { FlowsService } from './flows/flows.service';
 import { TenantsController } from './tenants/tenants.controller';
 
-@Module({
-  imports: [DatabaseModule.forRoot({ globalInterceptor: true, runMigrations: true })],
-  controllers: [TenantsController, FlowsController, AuditLogsController],
-  providers: [FlowsService, AuditService],
-})
-export class AppModule {}
+/** The example API. `register()` with no options reads the environment, as `npm start` does. */
+@Module({})
+export class AppModule {
+  static register(database: DatabaseModuleOptions = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [DatabaseModule.forRoot({ globalInterceptor: true, runMigrations: true, ...database })],
+      controllers: [TenantsController, FlowsController, AuditLogsController],
+      providers: [FlowsService, AuditService],
+    };
+  }
+}

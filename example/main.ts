@@ -9,7 +9,7 @@ export function configureApp(app: { useGlobalPipes(...pipes: ValidationPipe[]): 
 }
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create(AppModule);
+  const app = await NestFactory.create(AppModule.register());
   configureApp(app);
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);

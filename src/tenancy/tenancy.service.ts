@@ -25,7 +25,7 @@ export class TenancyService {
    * as role `fdl_app` with the tenant set, committed when `work` resolves and rolled back when it
    * throws. Inside an open transaction of the same tenant, `work` joins it.
    */
-  runInTenant<T>(tenantId: string, work: () => T | Promise<T>): Promise<T> {
+  async runInTenant<T>(tenantId: string, work: () => T | Promise<T>): Promise<T> {
     return this.runInScope({ kind: 'tenant', tenantId: parseTenantId(tenantId) }, work);
   }
 
