@@ -1,0 +1,102 @@
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { bootExampleApp } from '../utils/apps';
+import { createTestDatabase, type TestDatabase } from '../utils/test-database';
+import { asSystem } from '../utils/tenant-sql';
+
+describe('Example API', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+  let acme: string;
+  let globex: string;
+  const http = () => request(app.getHttpServer());
+  const as = (tenantId: string) => ({
+    get: (path: string) => http().get(path).set('X-Tenant-ID', tenantId),
+    post: (path: string, body: object) => http().post(path).set('X-Tenant-ID', tenantId).send(body),
+  });
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrated: false });
+    app = await bootExampleApp(db.url); // runs the migrations at start
+    acme = (await http().post('/tenants').send({ name: 'Acme' }).expect(201)).body.id;
+    globex = (await http().post('/tenants').send({ name: 'Globex' }).expect(201)).body.id;
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  it('POST /tenants creates a tenant through the system path and returns its id', async () => {
+    const res = await http().post('/tenants').send({ name: 'Initech' }).expect(201);
+    expect(res.body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: 'Initech', status: 'active' });
+  });
+
+  it('each tenant lists only its own flows', async () => {
+    await as(acme).post('/flows', { name: 'billing', description: 'monthly run' }).expect(201);
+    await as(globex).post('/flows', { name: 'shipping' }).expect(201);
+    const acmeFlows = (await as(acme).get('/flows').expect(200)).body;
+    const globexFlows = (await as(globex).get('/flows').expect(200)).body;
+    expect(acmeFlows.map((f: { name: string }) => f.name)).toEqual(['billing']);
+    expect(globexFlows.map((f: { name: string }) => f.name)).toEqual(['shipping']);
+  });
+
+  it('GET /flows/:id is 404 for another tenant\'s flow', async () => {
+    const flow = (await as(acme).post('/flows', { name: 'private' }).expect(201)).body;
+    await as(acme).get(`/flows/${flow.id}`).expect(200);
+    const res = await as(globex).get(`/flows/${flow.id}`).expect(404);
+    expect(JSON.stringify(res.body)).not.toContain(acme);
+  });
+
+  it('a duplicate flow name is 409 within a tenant, without constraint details, and fine in another tenant', async () => {
+    await as(acme).post('/flows', { name: 'dup' }).expect(201);
+    const res = await as(acme).post('/flows', { name: 'dup' }).expect(409);
+    expect(res.body.message).toBe('a flow with this name already exists');
+    expect(JSON.stringify(res.body)).not.toMatch(/UQ_|constraint|duplicate key|INSERT/i);
+    await as(globex).post('/flows', { name: 'dup' }).expect(201);
+  });
+
+  it('publishes numbered versions and makes the latest current', async () => {
+    const flow = (await as(acme).post('/flows', { name: 'versioned' }).expect(201)).body;
+    const v1 = (await as(acme).post(`/flows/${flow.id}/versions`, { definition: { steps: ['a'] } }).expect(201)).body;
+    const v2 = (await as(acme).post(`/flows/${flow.id}/versions`, { definition: { steps: ['a', 'b'] } }).expect(201)).body;
+    expect([v1.version, v2.version]).toEqual([1, 2]);
+    expect(v2.contentHash).toMatch(/^[0-9a-f]{64}$/);
+    const versions = (await as(acme).get(`/flows/${flow.id}/versions`).expect(200)).body;
+    expect(versions.map((v: { version: number }) => v.version)).toEqual([1, 2]);
+    expect((await as(acme).get(`/flows/${flow.id}`).expect(200)).body.currentVersionId).toBe(v2.id);
+    await as(globex).get(`/flows/${flow.id}/versions`).expect(404);
+    await as(globex).post(`/flows/${flow.id}/versions`, { definition: { steps: [] } }).expect(404);
+  });
+
+  it('records an audit entry with every write, visible only to its tenant', async () => {
+    const flow = (await as(globex).post('/flows', { name: 'audited' }).expect(201)).body;
+    const entries = (await as(globex).get('/audit-logs').expect(200)).body;
+    expect(entries).toContainEqual(expect.objectContaining({ action: 'flow.created', targetId: flow.id, tenantId: globex }));
+    expect(entries.every((e: { tenantId: string }) => e.tenantId === globex)).toBe(true);
+  });
+
+  it.each([
+    ['POST /flows without name', '/flows', {}, /name/],
+    ['POST /flows with a numeric name', '/flows', { name: 42 }, /name/],
+    ['POST /flows with an empty name', '/flows', { name: '' }, /name/],
+    ['POST /flows with a 10 kB name', '/flows', { name: 'x'.repeat(10_000) }, /name/],
+    ['POST /flows naming another tenant', '/flows', { name: 'sneaky', tenantId: '00000000-0000-4000-8000-000000000000' }, /tenantId/],
+    ['POST /tenants without name', '/tenants', {}, /name/],
+  ])('%s → 400 naming the field, nothing written', async (_case, path, body, field) => {
+    const before = await asSystem(db.url, async (c) => (await c.query('SELECT (SELECT count(*) FROM flows) + (SELECT count(*) FROM tenants) AS n')).rows[0].n);
+    const res = await as(acme).post(path, body).expect(400);
+    expect(JSON.stringify(res.body.message)).toMatch(field);
+    const after = await asSystem(db.url, async (c) => (await c.query('SELECT (SELECT count(*) FROM flows) + (SELECT count(*) FROM tenants) AS n')).rows[0].n);
+    expect(after).toBe(before);
+  });
+
+  it('POST /flows/:id/versions without a definition object → 400 naming definition', async () => {
+    const flow = (await as(acme).post('/flows', { name: 'needs-definition' }).expect(201)).body;
+    const res = await as(acme).post(`/flows/${flow.id}/versions`, { definition: 'not an object' }).expect(400);
+    expect(JSON.stringify(res.body.message)).toMatch(/definition/);
+  });
+
+  it('a malformed flow id is 400, not a database error', async () => {
+    await as(acme).get('/flows/not-a-uuid').expect(400);
+  });
+});
