@@ -20,6 +20,8 @@ import { TenancyService } from './tenancy.service';
 import { WITHOUT_TENANT } from './without-tenant.decorator';
 
 const DEFAULT_TENANT_HEADER = 'x-tenant-id';
+/** SQLSTATE of a statement cancelled by statement_timeout. */
+const QUERY_CANCELED = '57014';
 
 /**
  * Runs each request's handler inside its tenant's transaction. The tenant id is checked before
@@ -68,5 +70,8 @@ function toHttpException(error: unknown): unknown {
   if (error instanceof InvalidTenantIdError) return new BadRequestException(error.message);
   if (error instanceof TenantNotFoundError) return new ForbiddenException(error.message);
   if (error instanceof DatabaseUnavailableError) return new ServiceUnavailableException(error.message);
+  if ((error as { driverError?: { code?: string } }).driverError?.code === QUERY_CANCELED) {
+    return new ServiceUnavailableException('database query timed out and was cancelled');
+  }
   return error;
 }

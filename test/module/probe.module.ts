@@ -68,6 +68,13 @@ export class ProbeController {
     return facts;
   }
 
+  /** Holds its connection for `s` seconds (pg_sleep): for pool exhaustion and statement timeouts. */
+  @Get('sleep')
+  async sleep(@Query('s') seconds: string): Promise<{ slept: number }> {
+    await this.flows.query('SELECT pg_sleep($1)', [Number(seconds)]);
+    return { slept: Number(seconds) };
+  }
+
   /** An observable handler: the transaction must stay open until it completes. */
   @Get('observable')
   observable(): Observable<{ count: number; facts: ConnectionFacts }> {
