@@ -51,6 +51,11 @@ export interface DatabaseModuleOptions {
    * Default: the {@link tenantHeader} header of an HTTP request.
    */
   resolveTenant?: TenantResolver;
+  /**
+   * Who the request acts for, recorded by the audit trail (e.g. the authenticated user's id).
+   * Default: none (entries say `'unknown'`).
+   */
+  resolveActor?: (context: ExecutionContext) => string | null | undefined | Promise<string | null | undefined>;
   /** Status for a request that names no tenant. Default: `400`. */
   missingTenantStatus?: 400 | 401;
   /** Read unset options from the environment. Default: `true`. */

@@ -7,13 +7,19 @@ import { ASYNC_OPTIONS_TYPE, ConfigurableDatabaseModule, OPTIONS_TYPE } from './
 import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
 import { createDataSource, repositoryProviders, resolvedConfigProvider, typeOrmOptions } from './database.providers';
 import { DatabaseServer } from './database-server';
+import { AuditTrail } from './audit/audit-trail.service';
+import { ArchivalService } from './lifecycle/archival.service';
+import { ExecutionsService } from './lifecycle/executions.service';
+import { FlowVersionsService } from './lifecycle/flow-versions.service';
+import { HistoryPartitionsService } from './lifecycle/history-partitions.service';
 import { TenancyService } from './tenancy/tenancy.service';
 import { TenantContext } from './tenancy/tenant-context';
 import { TenantContextInterceptor } from './tenancy/tenant-context.interceptor';
 
 /**
  * The FDL Runtime's PostgreSQL data layer: the six entities, tenant-scoped repositories for
- * `@InjectRepository`, {@link TenancyService} and {@link TenantContextInterceptor}.
+ * `@InjectRepository`, {@link TenancyService}, {@link TenantContextInterceptor}, and the lifecycle
+ * services (flow versions, executions, archival, history partitions, the audit trail).
  *
  * ```ts
  * @Module({ imports: [DatabaseModule.forRoot({ globalInterceptor: true })] })
@@ -31,6 +37,8 @@ export class DatabaseModule extends ConfigurableDatabaseModule {
   }
 }
 
+const lifecycleServices = [AuditTrail, FlowVersionsService, ExecutionsService, ArchivalService, HistoryPartitionsService];
+
 function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): DynamicModule {
   const providers = [
     resolvedConfigProvider,
@@ -39,6 +47,7 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
     TenancyService,
     TenantContextInterceptor,
     ...repositoryProviders,
+    ...lifecycleServices,
   ];
   return {
     ...base,
@@ -70,6 +79,7 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
       DatabaseServer,
       TenancyService,
       TenantContextInterceptor,
+      ...lifecycleServices,
       ...repositoryProviders.map((provider) => (provider as { provide: unknown }).provide as never),
     ],
   };

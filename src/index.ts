@@ -23,3 +23,23 @@ export {
   TenantNotFoundError,
   TransactionRolledBackError,
 } from './tenancy/tenancy.errors';
+
+export { AuditTrail } from './audit/audit-trail.service';
+export type { AuditChainVerification, AuditEntry } from './audit/audit-trail.service';
+export { FlowVersionsService } from './lifecycle/flow-versions.service';
+export type { PublishResult } from './lifecycle/flow-versions.service';
+export { ExecutionsService } from './lifecycle/executions.service';
+export type { ExecutionPage, ListExecutionsOptions } from './lifecycle/executions.service';
+export { ArchivalService } from './lifecycle/archival.service';
+export type { ArchiveOptions, ArchiveResult } from './lifecycle/archival.service';
+export { HistoryPartitionsService } from './lifecycle/history-partitions.service';
+export { ALLOWED_TRANSITIONS } from './lifecycle/execution-transitions';
+export { canonicalJson, contentHash } from './lifecycle/canonical-json';
+export {
+  ExecutionVersionConflictError,
+  IllegalExecutionTransitionError,
+  InvalidCursorError,
+  LifecycleError,
+  NotFoundInTenantError,
+} from './lifecycle/lifecycle.errors';
+export type { RunOptions } from './tenancy/tenancy.service';

@@ -1,6 +1,9 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-/** One entry of the append-only audit trail; `tenantId` is null for system entries. */
+/**
+ * One entry of the append-only, hash-chained audit trail; `tenantId` is null for system entries.
+ * Write entries through {@link AuditTrail} so they join the caller's transaction.
+ */
 @Entity({ name: 'audit_logs' })
 export class AuditLog {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_audit_logs' })
@@ -26,4 +29,16 @@ export class AuditLog {
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
+
+  /** Position in its chain (the tenant's, or the system's); set by the database on INSERT. */
+  @Column({ name: 'chain_position', type: 'bigint', nullable: true, insert: false, update: false })
+  chainPosition!: string | null;
+
+  /** Hash of the previous entry of the same chain; null for the first. Set by the database. */
+  @Column({ name: 'previous_hash', type: 'text', nullable: true, insert: false, update: false })
+  previousHash!: string | null;
+
+  /** sha256 over this entry's canonical form, including `previousHash`. Set by the database. */
+  @Column({ type: 'text', nullable: true, insert: false, update: false })
+  hash!: string | null;
 }

@@ -4,6 +4,8 @@ import { CreateFlowVersions1795478400003 } from './1795478400003-CreateFlowVersi
 import { CreateExecutionSnapshots1795478400004 } from './1795478400004-CreateExecutionSnapshots';
 import { CreateExecutionHistory1795478400005 } from './1795478400005-CreateExecutionHistory';
 import { CreateAuditLogs1795478400006 } from './1795478400006-CreateAuditLogs';
+import { CreateHistoryPartitionFunctions1795478400007 } from './1795478400007-CreateHistoryPartitionFunctions';
+import { AddAuditHashChain1795478400008 } from './1795478400008-AddAuditHashChain';
 
 /** Every migration of the schema, in the order it must run. An explicit list: globs break once packed into `dist/`. */
 export const DATABASE_MIGRATIONS = [
@@ -13,4 +15,6 @@ export const DATABASE_MIGRATIONS = [
   CreateExecutionSnapshots1795478400004,
   CreateExecutionHistory1795478400005,
   CreateAuditLogs1795478400006,
+  CreateHistoryPartitionFunctions1795478400007,
+  AddAuditHashChain1795478400008,
 ];

@@ -32,6 +32,8 @@ export class ScopedTransaction {
     dataSource: DataSource,
     readonly scope: DatabaseScope,
     private readonly timeouts: TransactionTimeouts,
+    /** Who acts, for the audit trail: a user id, a service name. */
+    readonly actor?: string,
   ) {
     this.queryRunner = dataSource.createQueryRunner('master');
     const connect = this.queryRunner.connect.bind(this.queryRunner);

@@ -8,6 +8,12 @@ import { TenantContext } from './tenant-context';
 import { parseTenantId } from './tenant-id';
 import { TenantContextConflictError } from './tenancy.errors';
 
+/** Options of {@link TenancyService.runInTenant} and {@link TenancyService.runAsSystem}. */
+export interface RunOptions {
+  /** Who acts, recorded by the audit trail. Default: `'system'` on the system path, else `'unknown'`. */
+  actor?: string;
+}
+
 /**
  * Runs work inside a tenant's (or the system's) transaction outside HTTP: queue consumers,
  * schedulers, scripts. The interceptor uses the same path for requests.
@@ -25,16 +31,16 @@ export class TenancyService {
    * as role `fdl_app` with the tenant set, committed when `work` resolves and rolled back when it
    * throws. Inside an open transaction of the same tenant, `work` joins it.
    */
-  async runInTenant<T>(tenantId: string, work: () => T | Promise<T>): Promise<T> {
-    return this.runInScope({ kind: 'tenant', tenantId: parseTenantId(tenantId) }, work);
+  async runInTenant<T>(tenantId: string, work: () => T | Promise<T>, options: RunOptions = {}): Promise<T> {
+    return this.runInScope({ kind: 'tenant', tenantId: parseTenantId(tenantId) }, work, options.actor);
   }
 
   /**
    * Runs `work` as the system (role `fdl_system`): the explicit, audited path for work that is no
    * single tenant's, such as creating a tenant or a sweep over all tenants. Never the default.
    */
-  runAsSystem<T>(work: () => T | Promise<T>): Promise<T> {
-    return this.runInScope({ kind: 'system' }, work);
+  runAsSystem<T>(work: () => T | Promise<T>, options: RunOptions = {}): Promise<T> {
+    return this.runInScope({ kind: 'system' }, work, options.actor);
   }
 
   /** The tenant of the current context; undefined outside one or in the system context. */
@@ -44,7 +50,7 @@ export class TenancyService {
   }
 
   /** @internal Shared by runInTenant, runAsSystem and TenantContextInterceptor. */
-  async runInScope<T>(scope: DatabaseScope, work: () => T | Promise<T>): Promise<T> {
+  async runInScope<T>(scope: DatabaseScope, work: () => T | Promise<T>, actor?: string): Promise<T> {
     const open = this.context.current();
     if (open) {
       if (!sameScope(open.scope, scope)) throw new TenantContextConflictError();
@@ -53,7 +59,7 @@ export class TenancyService {
     const transaction = new ScopedTransaction(this.dataSource, scope, {
       statementMs: this.config.queryTimeout * 1000,
       idleInTransactionMs: this.config.idleInTransactionTimeout * 1000,
-    });
+    }, actor);
     return this.context.run(transaction, async () => {
       let result: T;
       try {

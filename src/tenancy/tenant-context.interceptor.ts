@@ -40,10 +40,12 @@ export class TenantContextInterceptor implements NestInterceptor {
     if (this.reflector.getAllAndOverride<boolean>(WITHOUT_TENANT, [context.getHandler(), context.getClass()])) {
       return next.handle();
     }
-    return from(this.resolveTenantId(context)).pipe(
-      switchMap((tenantId) =>
-        this.tenancy.runInScope({ kind: 'tenant', tenantId }, () =>
-          lastValueFrom(next.handle().pipe(toArray()), { defaultValue: [] as unknown[] }),
+    return from(Promise.all([this.resolveTenantId(context), this.options.resolveActor?.(context)])).pipe(
+      switchMap(([tenantId, actor]) =>
+        this.tenancy.runInScope(
+          { kind: 'tenant', tenantId },
+          () => lastValueFrom(next.handle().pipe(toArray()), { defaultValue: [] as unknown[] }),
+          actor ?? undefined,
         ),
       ),
       mergeMap((values) => from(values)),

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ClsServiceManager } from 'nestjs-cls';
 import type { ScopedTransaction } from './scoped-transaction';
+import { TenantContextMissingError } from './tenancy.errors';
 
 const TRANSACTION = Symbol('fdl-runtime-db:scoped-transaction');
 
@@ -16,6 +17,13 @@ export class TenantContext {
   /** The open scoped transaction, or undefined outside any tenant or system context. */
   current(): ScopedTransaction | undefined {
     return this.cls.isActive() ? this.cls.get(TRANSACTION) : undefined;
+  }
+
+  /** The open scoped transaction; throws {@link TenantContextMissingError} naming `user` outside one. */
+  require(user: string): ScopedTransaction {
+    const transaction = this.current();
+    if (!transaction) throw new TenantContextMissingError(user);
+    return transaction;
   }
 
   run<T>(transaction: ScopedTransaction, work: () => Promise<T>): Promise<T> {

@@ -1,6 +1,5 @@
 import { DataSource, type EntityManager, type EntityMetadata, type EntityTarget, type ObjectLiteral, Repository } from 'typeorm';
 import type { TenantContext } from './tenant-context';
-import { TenantContextMissingError } from './tenancy.errors';
 
 /**
  * The repository `@InjectRepository(Entity)` gives. A singleton whose `manager` is looked up on every
@@ -24,8 +23,6 @@ export class TenantScopedRepository<T extends ObjectLiteral> extends Repository<
   }
 
   private currentManager(): EntityManager {
-    const transaction = this.context.current();
-    if (!transaction) throw new TenantContextMissingError(`The ${this.metadata.name} repository`);
-    return transaction.manager;
+    return this.context.require(`The ${this.metadata.name} repository`).manager;
   }
 }

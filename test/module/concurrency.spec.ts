@@ -55,7 +55,7 @@ describe('Tenant isolation under concurrency', () => {
       const headers = { 'x-tenant-id': tenantId, 'content-type': 'application/json' };
       if (Math.floor(i / TENANTS) % 10 === 0) {
         const res = await fetch(`${baseUrl}/flows`, { method: 'POST', headers, body: JSON.stringify({ name: `${tenantId}-w${i}` }) });
-        return { tenantId, status: res.status, rows: [await res.json()] };
+        return { tenantId, status: res.status, rows: [(await res.json()) as { tenantId: string; name: string }] };
       }
       const res = await fetch(`${baseUrl}/flows`, { headers });
       return { tenantId, status: res.status, rows: (await res.json()) as { tenantId: string; name: string }[] };

@@ -34,3 +34,14 @@ export const asTenant = <T>(url: string, tenantId: string | null, work: (client:
 
 export const asSystem = <T>(url: string, work: (client: Client) => Promise<T>, commit = true) =>
   asRole(url, { role: 'fdl_system', commit }, work);
+
+/** A plain connection as the test server's login role (a superuser): no role switch, no tenant. */
+export async function asSuperuser<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,204 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { actorOf } from '../audit/audit-trail.service';
+import { ExecutionSnapshot, type ExecutionStatus } from '../entities';
+import { TenantContext } from '../tenancy/tenant-context';
+import { FINISHED_STATUSES, statusesLeadingTo } from './execution-transitions';
+import {
+  ExecutionVersionConflictError,
+  IllegalExecutionTransitionError,
+  InvalidCursorError,
+  NotFoundInTenantError,
+} from './lifecycle.errors';
+import { selectList, toEntity } from './select-list';
+
+/** Options of {@link ExecutionsService.list}. */
+export interface ListExecutionsOptions {
+  status?: ExecutionStatus;
+  /** 1–500. Default: 50. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One page of executions, latest first. */
+export interface ExecutionPage {
+  items: ExecutionSnapshot[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+interface Change {
+  to?: ExecutionStatus;
+  state?: unknown;
+  output?: unknown;
+  error?: unknown;
+}
+
+const LIVE_STATUSES: ExecutionStatus[] = ['pending', 'running', 'paused'];
+
+/**
+ * The live state of executions: start, save after every step (the hot path), finish. Every write
+ * is version-checked (optimistic locking), audited, and done in one statement: one round trip
+ * beyond the tenant prelude.
+ */
+@Injectable()
+export class ExecutionsService {
+  private readonly columns: string;
+
+  constructor(
+    private readonly context: TenantContext,
+    dataSource: DataSource,
+  ) {
+    this.columns = selectList(dataSource, ExecutionSnapshot);
+  }
+
+  /** Creates a running execution of `flowVersionId` (which must be the current tenant's). */
+  async start(flowVersionId: string, input: unknown = {}): Promise<ExecutionSnapshot> {
+    const transaction = this.context.require('ExecutionsService.start');
+    const [row] = await transaction.manager.query(
+      `WITH started AS (
+         INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id, status, input)
+         SELECT tenant_id, flow_id, id, 'running', $2 FROM flow_versions WHERE id = $1
+         RETURNING *
+       ),
+       audited AS (
+         INSERT INTO audit_logs (tenant_id, actor, action, target_type, target_id, details)
+         SELECT tenant_id, $3, 'execution.started', 'execution', id::text,
+                jsonb_build_object('flowVersionId', flow_version_id, 'status', status)
+         FROM started
+       )
+       SELECT ${this.columns} FROM started`,
+      [flowVersionId, JSON.stringify(input ?? {}), actorOf(transaction)],
+    );
+    if (!row) throw new NotFoundInTenantError('flow version');
+    return toEntity(ExecutionSnapshot, row);
+  }
+
+  async get(id: string): Promise<ExecutionSnapshot> {
+    const manager = this.context.require('ExecutionsService.get').manager;
+    const [row] = await manager.query(`SELECT ${this.columns} FROM execution_snapshots WHERE id = $1`, [id]);
+    if (!row) throw new NotFoundInTenantError('execution');
+    return toEntity(ExecutionSnapshot, row);
+  }
+
+  /** Latest first, by keyset pagination on (created_at, id): stable under concurrent inserts. */
+  async list(options: ListExecutionsOptions = {}): Promise<ExecutionPage> {
+    const manager = this.context.require('ExecutionsService.list').manager;
+    const limit = Math.min(Math.max(Math.trunc(options.limit ?? 50), 1), 500);
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (options.status) {
+      params.push(options.status);
+      conditions.push(`status = $${params.length}`);
+    }
+    if (options.cursor) {
+      const [micros, id] = decodeCursor(options.cursor);
+      params.push(micros, id);
+      conditions.push(
+        `(created_at, id) < (timestamptz 'epoch' + $${params.length - 1}::bigint * interval '1 microsecond', $${params.length}::uuid)`,
+      );
+    }
+    params.push(limit + 1);
+    const rows: (Record<string, unknown> & { cursorKey: string })[] = await manager.query(
+      `SELECT ${this.columns}, (extract(epoch FROM created_at) * 1000000)::bigint::text AS "cursorKey"
+       FROM execution_snapshots
+       ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
+       ORDER BY created_at DESC, id DESC
+       LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(({ cursorKey: _, ...row }) => toEntity(ExecutionSnapshot, row)),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.cursorKey, String(last.id)) : null,
+    };
+  }
+
+  /** Saves the state after a step. Fails with {@link ExecutionVersionConflictError} if someone wrote first. */
+  save(id: string, state: unknown, expectedVersion: number): Promise<ExecutionSnapshot> {
+    return this.write(id, expectedVersion, { state }, 'execution.saved');
+  }
+
+  /** Changes the status (and optionally the state) under the same version check. */
+  update(id: string, change: { state?: unknown; status?: ExecutionStatus }, expectedVersion: number): Promise<ExecutionSnapshot> {
+    return this.write(id, expectedVersion, { state: change.state, to: change.status }, 'execution.updated');
+  }
+
+  complete(id: string, output: unknown, expectedVersion: number): Promise<ExecutionSnapshot> {
+    return this.write(id, expectedVersion, { to: 'completed', output }, 'execution.completed');
+  }
+
+  fail(id: string, error: unknown, expectedVersion: number): Promise<ExecutionSnapshot> {
+    return this.write(id, expectedVersion, { to: 'failed', error }, 'execution.failed');
+  }
+
+  cancel(id: string, reason: string, expectedVersion: number): Promise<ExecutionSnapshot> {
+    return this.write(id, expectedVersion, { to: 'cancelled', error: { reason } }, 'execution.cancelled');
+  }
+
+  private async write(id: string, expectedVersion: number, change: Change, action: string): Promise<ExecutionSnapshot> {
+    const transaction = this.context.require(`ExecutionsService (${action})`);
+    const from = change.to ? statusesLeadingTo(change.to) : LIVE_STATUSES;
+    const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+    const [row] = await transaction.manager.query(
+      `WITH previous AS (
+         SELECT id, status FROM execution_snapshots WHERE id = $1
+       ),
+       updated AS (
+         UPDATE execution_snapshots s SET
+           state = coalesce($3::jsonb, s.state),
+           output = coalesce($4::jsonb, s.output),
+           error = coalesce($5::jsonb, s.error),
+           status = coalesce($6::text, s.status),
+           finished_at = CASE WHEN coalesce($6::text, s.status) = ANY($7::text[]) THEN now() ELSE s.finished_at END,
+           version = s.version + 1
+         FROM previous p
+         WHERE s.id = p.id AND s.version = $2 AND s.status = ANY($8::text[])
+         RETURNING s.*, p.status AS previous_status
+       ),
+       audited AS (
+         INSERT INTO audit_logs (tenant_id, actor, action, target_type, target_id, details)
+         SELECT tenant_id, $9, $10, 'execution', id::text,
+                jsonb_build_object('status', jsonb_build_object('from', previous_status, 'to', status),
+                                   'version', jsonb_build_object('from', version - 1, 'to', version))
+         FROM updated
+       )
+       SELECT ${this.columns} FROM updated`,
+      [
+        id,
+        expectedVersion,
+        json(change.state),
+        json(change.output),
+        json(change.error),
+        change.to ?? null,
+        FINISHED_STATUSES,
+        from,
+        actorOf(transaction),
+        action,
+      ],
+    );
+    if (!row) throw await this.explainRefusal(transaction.manager, id, expectedVersion, change.to);
+    return toEntity(ExecutionSnapshot, row);
+  }
+
+  /** Only on the refusal path: one more read to say why nothing was written. */
+  private async explainRefusal(manager: EntityManager, id: string, expectedVersion: number, to?: ExecutionStatus): Promise<Error> {
+    const [current] = await manager.query(`SELECT status, version FROM execution_snapshots WHERE id = $1`, [id]);
+    if (!current) return new NotFoundInTenantError('execution');
+    if (current.version !== expectedVersion) return new ExecutionVersionConflictError(expectedVersion, current.version);
+    return new IllegalExecutionTransitionError(current.status, to ?? current.status);
+  }
+}
+
+function encodeCursor(micros: string, id: string): string {
+  return Buffer.from(`${micros}:${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  const match = /^(\d{1,20}):([0-9a-f-]{36})$/i.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw new InvalidCursorError();
+  return [match[1], match[2]];
+}
+

@@ -1,0 +1,92 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Monthly partitions of `execution_history`, created ahead and dropped for retention.
+ *
+ * Creating and dropping tables is the owner's right, not the application roles'. These two functions
+ * run as their owner (SECURITY DEFINER) with a fixed search_path, and only `fdl_system` may call
+ * them: the system path can manage partitions without ever holding DDL rights itself.
+ */
+export class CreateHistoryPartitionFunctions1795478400007 implements MigrationInterface {
+  name = 'CreateHistoryPartitionFunctions1795478400007';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    // Rows that already landed in the default partition for a month are moved into the new
+    // partition in the same transaction: attaching over them would otherwise fail.
+    await queryRunner.query(`
+      CREATE FUNCTION fdl_create_history_partitions(months_ahead integer)
+        RETURNS SETOF text
+        LANGUAGE plpgsql
+        SECURITY DEFINER
+        SET search_path = pg_catalog, public
+      AS $$
+      DECLARE
+        first_month timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+        month_start timestamptz;
+        month_end timestamptz;
+        partition_name text;
+      BEGIN
+        IF months_ahead IS NULL OR months_ahead < 0 OR months_ahead > 120 THEN
+          RAISE EXCEPTION 'months_ahead must be between 0 and 120, got %', months_ahead
+            USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOR i IN 0..months_ahead LOOP
+          month_start := first_month + make_interval(months => i);
+          month_end := month_start + interval '1 month';
+          partition_name := format('execution_history_y%sm%s',
+            to_char(month_start AT TIME ZONE 'UTC', 'YYYY'), to_char(month_start AT TIME ZONE 'UTC', 'MM'));
+          CONTINUE WHEN to_regclass(partition_name) IS NOT NULL;
+          EXECUTE format('CREATE TABLE %I (LIKE execution_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', partition_name);
+          EXECUTE format(
+            'WITH moved AS (DELETE FROM execution_history_default WHERE completed_at >= $1 AND completed_at < $2 RETURNING *)
+             INSERT INTO %I SELECT * FROM moved', partition_name)
+            USING month_start, month_end;
+          EXECUTE format('ALTER TABLE execution_history ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+            partition_name, month_start, month_end);
+          EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', partition_name);
+          EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', partition_name);
+          EXECUTE format('REVOKE ALL ON %I FROM PUBLIC', partition_name);
+          RETURN NEXT partition_name;
+        END LOOP;
+      END
+      $$`);
+    await queryRunner.query(`
+      CREATE FUNCTION fdl_drop_history_partitions_before(cutoff timestamptz)
+        RETURNS SETOF text
+        LANGUAGE plpgsql
+        SECURITY DEFINER
+        SET search_path = pg_catalog, public
+      AS $$
+      DECLARE
+        partition regclass;
+        upper_bound timestamptz;
+      BEGIN
+        IF cutoff IS NULL THEN
+          RAISE EXCEPTION 'cutoff must not be null' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOR partition, upper_bound IN
+          SELECT c.oid::regclass,
+                 (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz
+          FROM pg_inherits i
+          JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'execution_history'::regclass
+            AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+          ORDER BY 2
+        LOOP
+          CONTINUE WHEN upper_bound > cutoff;
+          EXECUTE format('DROP TABLE %s', partition);
+          RETURN NEXT partition::text;
+        END LOOP;
+      END
+      $$`);
+    await queryRunner.query(`REVOKE ALL ON FUNCTION fdl_create_history_partitions(integer) FROM PUBLIC`);
+    await queryRunner.query(`REVOKE ALL ON FUNCTION fdl_drop_history_partitions_before(timestamptz) FROM PUBLIC`);
+    await queryRunner.query(`GRANT EXECUTE ON FUNCTION fdl_create_history_partitions(integer) TO fdl_system`);
+    await queryRunner.query(`GRANT EXECUTE ON FUNCTION fdl_drop_history_partitions_before(timestamptz) TO fdl_system`);
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP FUNCTION fdl_drop_history_partitions_before(timestamptz)`);
+    await queryRunner.query(`DROP FUNCTION fdl_create_history_partitions(integer)`);
+  }
+}

@@ -1,0 +1,79 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Makes the audit trail tamper-evident: entries form a hash chain per tenant, and one for system
+ * entries. Each entry stores its position, the previous entry's hash and its own sha256 over a
+ * canonical form, computed by the database on INSERT under a per-chain advisory lock, so concurrent
+ * writers cannot fork a chain; the unique (chain, position) index refuses a fork even where the lock
+ * could not help (a REPEATABLE READ snapshot that missed the latest entry).
+ */
+export class AddAuditHashChain1795478400008 implements MigrationInterface {
+  name = 'AddAuditHashChain1795478400008';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
+      ALTER TABLE audit_logs
+        ADD COLUMN chain_position bigint,
+        ADD COLUMN previous_hash text,
+        ADD COLUMN hash text`);
+    // The chain of system entries (no tenant) keys on the nil UUID: PostgreSQL 14 has no
+    // UNIQUE NULLS NOT DISTINCT.
+    await queryRunner.query(`
+      CREATE UNIQUE INDEX "UQ_audit_logs_chain_position"
+        ON audit_logs ((coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)), chain_position)`);
+
+    // The canonical form is a jsonb array: its text form is fixed by PostgreSQL, and created_at is
+    // taken as epoch microseconds so the session's TimeZone cannot change it.
+    await queryRunner.query(`
+      CREATE FUNCTION audit_logs_entry_hash(entry audit_logs) RETURNS text
+        LANGUAGE sql
+        IMMUTABLE
+        SET search_path = pg_catalog
+      AS $$
+        SELECT encode(sha256(convert_to(jsonb_build_array(
+          entry.tenant_id, entry.chain_position, entry.previous_hash, entry.actor, entry.action,
+          entry.target_type, entry.target_id, entry.details,
+          (extract(epoch FROM entry.created_at) * 1000000)::bigint
+        )::text, 'UTF8')), 'hex')
+      $$`);
+    await queryRunner.query(`
+      CREATE FUNCTION audit_logs_link_chain() RETURNS trigger
+        LANGUAGE plpgsql
+        SET search_path = pg_catalog, public
+      AS $$
+      DECLARE
+        last_entry record;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(hashtextextended('fdl-runtime-db:audit:' || coalesce(NEW.tenant_id::text, 'system'), 0));
+        SELECT chain_position, hash INTO last_entry
+          FROM audit_logs
+          WHERE coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)
+              = coalesce(NEW.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)
+          ORDER BY chain_position DESC NULLS LAST
+          LIMIT 1;
+        NEW.chain_position := coalesce(last_entry.chain_position, 0) + 1;
+        NEW.previous_hash := last_entry.hash;
+        NEW.hash := audit_logs_entry_hash(NEW);
+        RETURN NEW;
+      END
+      $$`);
+    await queryRunner.query(`REVOKE ALL ON FUNCTION audit_logs_link_chain() FROM PUBLIC`);
+    await queryRunner.query(`
+      CREATE TRIGGER audit_logs_hash_chain
+        BEFORE INSERT ON audit_logs
+        FOR EACH ROW EXECUTE FUNCTION audit_logs_link_chain()`);
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TRIGGER audit_logs_hash_chain ON audit_logs`);
+    await queryRunner.query(`DROP FUNCTION audit_logs_link_chain()`);
+    await queryRunner.query(`DROP FUNCTION audit_logs_entry_hash(audit_logs)`);
+    await queryRunner.query(`DROP INDEX "UQ_audit_logs_chain_position"`);
+    // Dropping columns is an ALTER, which the append-only triggers (row-level) do not refuse.
+    await queryRunner.query(`
+      ALTER TABLE audit_logs
+        DROP COLUMN hash,
+        DROP COLUMN previous_hash,
+        DROP COLUMN chain_position`);
+  }
+}
