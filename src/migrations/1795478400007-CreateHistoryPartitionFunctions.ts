@@ -18,7 +18,7 @@ export class CreateHistoryPartitionFunctions1795478400007 implements MigrationIn
         RETURNS SETOF text
         LANGUAGE plpgsql
         SECURITY DEFINER
-        SET search_path = pg_catalog, public
+        SET search_path = pg_catalog
       AS $$
       DECLARE
         first_month timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
@@ -35,17 +35,17 @@ export class CreateHistoryPartitionFunctions1795478400007 implements MigrationIn
           month_end := month_start + interval '1 month';
           partition_name := format('execution_history_y%sm%s',
             to_char(month_start AT TIME ZONE 'UTC', 'YYYY'), to_char(month_start AT TIME ZONE 'UTC', 'MM'));
-          CONTINUE WHEN to_regclass(partition_name) IS NOT NULL;
-          EXECUTE format('CREATE TABLE %I (LIKE execution_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', partition_name);
+          CONTINUE WHEN to_regclass('public.' || partition_name) IS NOT NULL;
+          EXECUTE format('CREATE TABLE public.%I (LIKE public.execution_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', partition_name);
           EXECUTE format(
-            'WITH moved AS (DELETE FROM execution_history_default WHERE completed_at >= $1 AND completed_at < $2 RETURNING *)
-             INSERT INTO %I SELECT * FROM moved', partition_name)
+            'WITH moved AS (DELETE FROM public.execution_history_default WHERE completed_at >= $1 AND completed_at < $2 RETURNING *)
+             INSERT INTO public.%I SELECT * FROM moved', partition_name)
             USING month_start, month_end;
-          EXECUTE format('ALTER TABLE execution_history ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+          EXECUTE format('ALTER TABLE public.execution_history ATTACH PARTITION public.%I FOR VALUES FROM (%L) TO (%L)',
             partition_name, month_start, month_end);
-          EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', partition_name);
-          EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', partition_name);
-          EXECUTE format('REVOKE ALL ON %I FROM PUBLIC', partition_name);
+          EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', partition_name);
+          EXECUTE format('ALTER TABLE public.%I FORCE ROW LEVEL SECURITY', partition_name);
+          EXECUTE format('REVOKE ALL ON public.%I FROM PUBLIC', partition_name);
           RETURN NEXT partition_name;
         END LOOP;
       END
@@ -55,27 +55,26 @@ export class CreateHistoryPartitionFunctions1795478400007 implements MigrationIn
         RETURNS SETOF text
         LANGUAGE plpgsql
         SECURITY DEFINER
-        SET search_path = pg_catalog, public
+        SET search_path = pg_catalog
       AS $$
       DECLARE
-        partition regclass;
-        upper_bound timestamptz;
+        partition record;
       BEGIN
         IF cutoff IS NULL THEN
           RAISE EXCEPTION 'cutoff must not be null' USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        FOR partition, upper_bound IN
-          SELECT c.oid::regclass,
-                 (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz
+        FOR partition IN
+          SELECT c.oid::regclass AS qualified_name, c.relname::text AS name,
+                 (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz AS upper_bound
           FROM pg_inherits i
           JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = 'execution_history'::regclass
+          WHERE i.inhparent = 'public.execution_history'::regclass
             AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
-          ORDER BY 2
+          ORDER BY upper_bound
         LOOP
-          CONTINUE WHEN upper_bound > cutoff;
-          EXECUTE format('DROP TABLE %s', partition);
-          RETURN NEXT partition::text;
+          CONTINUE WHEN partition.upper_bound > cutoff;
+          EXECUTE format('DROP TABLE %s', partition.qualified_name);
+          RETURN NEXT partition.name;
         END LOOP;
       END
       $$`);
