@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { DatabaseModule, type DatabaseModuleOptions } from '../src';
 import { AuditLogsController } from './audit/audit-logs.controller';
 import { AuditService } from './audit/audit.service';
+import { ExecutionsController } from './executions/executions.controller';
 import { FlowsController } from './flows/flows.controller';
 import { FlowsService } from './flows/flows.service';
 import { TenantsController } from './tenants/tenants.controller';
@@ -13,7 +14,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [DatabaseModule.forRoot({ globalInterceptor: true, runMigrations: true, ...database })],
-      controllers: [TenantsController, FlowsController, AuditLogsController],
+      controllers: [TenantsController, FlowsController, ExecutionsController, AuditLogsController],
       providers: [FlowsService, AuditService],
     };
   }

@@ -1,25 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
-import { AuditLog, TenancyService } from '../../src';
+import { AuditTrail } from '../../src';
 
-/** Appends audit entries in the caller's transaction: they commit or roll back with its writes. */
+/** The example's writes are audited through the module's AuditTrail, in the same transaction. */
 @Injectable()
 export class AuditService {
-  constructor(
-    @InjectRepository(AuditLog) private readonly auditLogs: Repository<AuditLog>,
-    private readonly tenancy: TenancyService,
-  ) {}
+  constructor(private readonly trail: AuditTrail) {}
 
-  async record(action: string, target: { type: string; id: string }, details: Record<string, unknown> = {}): Promise<void> {
-    const entry = this.auditLogs.create({
-      tenantId: this.tenancy.currentTenantId() ?? null,
-      actor: 'api',
-      action,
-      targetType: target.type,
-      targetId: target.id,
-      details,
-    });
-    await this.auditLogs.save(entry, { reload: false });
+  record(action: string, target: { type: string; id: string }, details: Record<string, unknown> = {}): Promise<void> {
+    return this.trail.record({ action, targetType: target.type, targetId: target.id, details });
   }
 }

@@ -24,7 +24,12 @@ export class FlowsController {
 
   @Post(':id/versions')
   addVersion(@Param('id', new ParseUUIDPipe()) id: string, @Body() body: CreateFlowVersionDto): Promise<FlowVersion> {
-    return this.flows.addVersion(id, body.definition);
+    return this.flows.publish(id, body.definition);
+  }
+
+  @Post(':id/publish')
+  publish(@Param('id', new ParseUUIDPipe()) id: string, @Body() body: CreateFlowVersionDto): Promise<FlowVersion> {
+    return this.flows.publish(id, body.definition);
   }
 
   @Get(':id/versions')

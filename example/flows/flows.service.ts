@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { QueryFailedError, Repository } from 'typeorm';
-import { Flow, FlowVersion, TenancyService } from '../../src';
+import { Flow, FlowVersion, FlowVersionsService, TenancyService } from '../../src';
 import { AuditService } from '../audit/audit.service';
 import type { CreateFlowDto } from './flow.dto';
 
@@ -11,6 +10,7 @@ export class FlowsService {
   constructor(
     @InjectRepository(Flow) private readonly flows: Repository<Flow>,
     @InjectRepository(FlowVersion) private readonly versionsRepo: Repository<FlowVersion>,
+    private readonly flowVersions: FlowVersionsService,
     private readonly tenancy: TenancyService,
     private readonly audit: AuditService,
   ) {}
@@ -40,23 +40,9 @@ export class FlowsService {
     return flow;
   }
 
-  async addVersion(flowId: string, definition: Record<string, unknown>): Promise<FlowVersion> {
-    // Locking the flow row serialises concurrent publishes of one flow: numbers stay gap-free.
-    const flow = await this.flows.findOne({ where: { id: flowId }, lock: { mode: 'pessimistic_write' } });
-    if (!flow) throw new NotFoundException('flow not found');
-    const latest = await this.versionsRepo.findOne({ where: { flowId }, order: { version: 'DESC' } });
-    const version = await this.versionsRepo.save(
-      this.versionsRepo.create({
-        tenantId: flow.tenantId,
-        flowId,
-        version: (latest?.version ?? 0) + 1,
-        definition,
-        contentHash: createHash('sha256').update(JSON.stringify(definition)).digest('hex'),
-      }),
-    );
-    await this.flows.update({ id: flowId }, { currentVersionId: version.id });
-    await this.audit.record('flow.version_created', { type: 'flow', id: flowId }, { version: version.version });
-    return version;
+  /** Publishes through the module's FlowVersionsService: gap-free numbers, deduplicated, audited. */
+  async publish(flowId: string, definition: Record<string, unknown>): Promise<FlowVersion> {
+    return (await this.flowVersions.publish(flowId, definition)).version;
   }
 
   async versions(flowId: string): Promise<FlowVersion[]> {

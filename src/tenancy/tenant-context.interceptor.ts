@@ -1,18 +1,21 @@
 import {
   BadRequestException,
   type CallHandler,
+  ConflictException,
   type ExecutionContext,
   ForbiddenException,
   HttpException,
   Inject,
   Injectable,
   type NestInterceptor,
+  NotFoundException,
   ServiceUnavailableException,
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { catchError, from, lastValueFrom, mergeMap, type Observable, switchMap, throwError, toArray } from 'rxjs';
 import type { DatabaseModuleOptions } from '../database-module-options';
+import { LifecycleError } from '../lifecycle/lifecycle.errors';
 import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
 import { parseTenantId } from './tenant-id';
 import { DatabaseUnavailableError, InvalidTenantIdError, TenantNotFoundError } from './tenancy.errors';
@@ -20,6 +23,12 @@ import { TenancyService } from './tenancy.service';
 import { WITHOUT_TENANT } from './without-tenant.decorator';
 
 const DEFAULT_TENANT_HEADER = 'x-tenant-id';
+const LIFECYCLE_STATUS = {
+  not_found: NotFoundException,
+  version_conflict: ConflictException,
+  illegal_transition: ConflictException,
+  invalid_input: BadRequestException,
+} as const;
 /** SQLSTATE of a statement cancelled by statement_timeout. */
 const QUERY_CANCELED = '57014';
 
@@ -72,6 +81,7 @@ function toHttpException(error: unknown): unknown {
   if (error instanceof InvalidTenantIdError) return new BadRequestException(error.message);
   if (error instanceof TenantNotFoundError) return new ForbiddenException(error.message);
   if (error instanceof DatabaseUnavailableError) return new ServiceUnavailableException(error.message);
+  if (error instanceof LifecycleError) return new LIFECYCLE_STATUS[error.code](error.message);
   if ((error as { driverError?: { code?: string } }).driverError?.code === QUERY_CANCELED) {
     return new ServiceUnavailableException('database query timed out and was cancelled');
   }

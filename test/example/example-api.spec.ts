@@ -96,6 +96,42 @@ describe('Example API', () => {
     expect(JSON.stringify(res.body.message)).toMatch(/definition/);
   });
 
+  it('runs an execution: start, save with the version, 409 on a stale version, complete, then no going back', async () => {
+    const flow = (await as(acme).post('/flows', { name: 'runnable' }).expect(201)).body;
+    const version = (await as(acme).post(`/flows/${flow.id}/publish`, { definition: { steps: ['x'] } }).expect(201)).body;
+    const started = (await as(acme).post('/executions', { flowVersionId: version.id, input: { n: 1 } }).expect(201)).body;
+    expect(started).toMatchObject({ status: 'running', version: 1 });
+    const patch = (body: object) => http().patch(`/executions/${started.id}`).set('X-Tenant-ID', acme).send(body);
+    await patch({ state: { step: 1 }, expectedVersion: 1 }).expect(200);
+    const stale = await patch({ state: { step: 'lost' }, expectedVersion: 1 }).expect(409);
+    expect(stale.body.message).toBe('execution is at version 2, not 1: reload it and retry');
+    await patch({ status: 'completed', expectedVersion: 2 }).expect(200);
+    const back = await patch({ status: 'running', expectedVersion: 3 }).expect(409);
+    expect(back.body.message).toBe('execution status cannot go from completed to running');
+    expect((await as(acme).get(`/executions/${started.id}`).expect(200)).body).toMatchObject({ status: 'completed', state: { step: 1 }, version: 3 });
+    await as(globex).get(`/executions/${started.id}`).expect(404);
+    await as(globex).post('/executions', { flowVersionId: version.id }).expect(404);
+  });
+
+  it('GET /executions pages latest first and filters by status', async () => {
+    const flow = (await as(globex).post('/flows', { name: 'paged' }).expect(201)).body;
+    const version = (await as(globex).post(`/flows/${flow.id}/publish`, { definition: { steps: [] } }).expect(201)).body;
+    for (let i = 0; i < 3; i++) await as(globex).post('/executions', { flowVersionId: version.id }).expect(201);
+    const first = (await as(globex).get('/executions?limit=2&status=running').expect(200)).body;
+    expect(first.items).toHaveLength(2);
+    const second = (await as(globex).get(`/executions?limit=2&status=running&cursor=${first.nextCursor}`).expect(200)).body;
+    expect(second).toMatchObject({ items: [expect.any(Object)], nextCursor: null });
+    await as(globex).get('/executions?limit=0').expect(400);
+    await as(globex).get('/executions?status=exploded').expect(400);
+    await as(globex).get('/executions?cursor=garbage').expect(400);
+  });
+
+  it('GET /audit-logs/verify reports an intact chain', async () => {
+    const res = await as(acme).get('/audit-logs/verify').expect(200);
+    expect(res.body).toEqual({ ok: true, entries: expect.any(Number) });
+    expect(res.body.entries).toBeGreaterThan(3);
+  });
+
   it('a malformed flow id is 400, not a database error', async () => {
     await as(acme).get('/flows/not-a-uuid').expect(400);
   });
