@@ -1,0 +1,71 @@
+/**
+ * `npm run bench [-- --quick]`: measures the module against raw `pg` in one run, on a database of
+ * its own, prints a table with ratios to baselines measured in the same run, and writes
+ * bench/results/latest.json.
+ */
+import 'reflect-metadata';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { createBenchDatabase, migrate, seed } from './bench-database';
+import type { ReportRow } from './harness';
+import { printReport } from './report';
+import { archival } from './scenarios/archival';
+import { seedDataset } from './scenarios/dataset';
+import { httpRead } from './scenarios/http';
+import { migrations } from './scenarios/migrations';
+import { scale } from './scenarios/scale';
+import { scopedRead } from './scenarios/scoped-read';
+import { snapshotSave } from './scenarios/snapshot-save';
+
+const quick = process.argv.includes('--quick');
+const POOL = 10;
+const CALLERS = 20;
+const durationMs = quick ? 1_000 : 5_000;
+
+async function main(): Promise<void> {
+  const db = await createBenchDatabase();
+  const rows: ReportRow[] = [];
+  let plan = '';
+  try {
+    await migrate(db.url);
+    const data = await seedDataset(db.url, 1000, 1);
+    const [{ server }] = await seed(db.url, `SELECT current_setting('server_version') AS server`);
+    const step = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+      process.stderr.write(`… ${label}\n`);
+      return work();
+    };
+    rows.push(...(await step('scoped read', () => scopedRead(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
+    rows.push(...(await step('http', () => httpRead(db.url, data, { durationMs, connections: CALLERS, poolSize: POOL }))));
+    rows.push(...(await step('snapshot save', () => snapshotSave(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
+    const scaled = await step('scale', () =>
+      scale(db.url, data, { small: 10_000, large: quick ? 100_000 : 1_000_000, durationMs, connections: CALLERS, poolSize: POOL }),
+    );
+    rows.push(...scaled.rows);
+    plan = scaled.plan;
+    rows.push(...(await step('archival', () => archival(db.url, data, { rows: quick ? 20_000 : 200_000, batchSize: 5_000, poolSize: POOL }))));
+    rows.push(...(await step('migrations', () => migrations({ withCli: !quick }))));
+
+    const machine = {
+      cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      postgres: String(server),
+      pool: POOL,
+      callers: CALLERS,
+      durationMs,
+      quick,
+    };
+    printReport(rows, machine, plan);
+    const dir = join(__dirname, 'results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), machine, rows, plan }, null, 2));
+  } finally {
+    await db.drop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,79 @@
+import { Client } from 'pg';
+import { startBenchHttpApp } from '../bench-app';
+import { seed } from '../bench-database';
+import type { ReportRow } from '../harness';
+import { drive } from './http';
+import type { Dataset } from './dataset';
+
+/**
+ * GET /executions?limit=50 for one tenant while `execution_snapshots` holds `small` rows, then
+ * `large` rows, spread evenly over all tenants. The latency must not grow with the table.
+ */
+export async function scale(
+  url: string,
+  data: Dataset,
+  options: { small: number; large: number; durationMs: number; connections: number; poolSize: number },
+): Promise<{ rows: ReportRow[]; plan: string }> {
+  const fill = async (total: number) => {
+    const [{ count }] = await seed(url, 'SELECT count(*)::int AS count FROM execution_snapshots');
+    const missing = total - (count as number);
+    if (missing <= 0) return;
+    // Round-robin over the versions (one per tenant): every tenant gets the same share.
+    await seed(
+      url,
+      `WITH version_ids AS (SELECT array_agg(id ORDER BY id) AS ids FROM flow_versions)
+     INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id, status, state, created_at, finished_at)
+       SELECT v.tenant_id, v.flow_id, v.id, (ARRAY['running','paused','completed'])[1 + n % 3],
+              '{"step": 1}', now() - make_interval(secs => n), CASE WHEN n % 3 = 2 THEN now() END
+       FROM generate_series(1, $1) n
+       CROSS JOIN LATERAL (SELECT ids[1 + n % cardinality(ids)] AS pick FROM version_ids) p
+       JOIN flow_versions v ON v.id = p.pick`,
+      [missing],
+    );
+    await seed(url, 'ANALYZE execution_snapshots');
+  };
+  const measureAt = async (rowsInTable: number) => {
+    await fill(rowsInTable);
+    const app = await startBenchHttpApp(url, options.poolSize);
+    let n = 0;
+    try {
+      return await drive(
+        `GET /executions?limit=50 with ${rowsInTable.toLocaleString('en')} rows`,
+        app.baseUrl,
+        () => ({ path: '/executions?limit=50', headers: { 'x-tenant-id': data.tenants[n++ % data.tenants.length] } }),
+        options,
+      );
+    } finally {
+      await app.close();
+    }
+  };
+  const small = await measureAt(options.small);
+  const large = await measureAt(options.large);
+  const plan = await explain(url, data.tenants[0]);
+  const ratio = large.p50Ms / small.p50Ms;
+  return {
+    rows: [
+      { group: 'scale', ...small },
+      { group: 'scale', ...large, baseline: small.name, ratio, target: 'p50 ≤ 1.5× (ratio of p50s)', met: ratio <= 1.5 },
+    ],
+    plan,
+  };
+}
+
+/** The plan of the list query as the tenant runs it (role switched, tenant set). */
+async function explain(url: string, tenantId: string): Promise<string> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT set_config('role', 'fdl_app', true), set_config('app.current_tenant_id', $1, true)`, [tenantId]);
+    const { rows } = await client.query(
+      `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+       SELECT * FROM execution_snapshots ORDER BY created_at DESC, id DESC LIMIT 51`,
+    );
+    await client.query('ROLLBACK');
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  } finally {
+    await client.end();
+  }
+}
