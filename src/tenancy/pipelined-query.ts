@@ -1,44 +1,63 @@
 import { Query, type QueryResult } from 'pg';
 
+// pg's own conversion of JS values to wire text (Dates, Buffers, arrays, JSON), as client.query uses.
+const { prepareValue } = require('pg/lib/utils') as { prepareValue(value: unknown): unknown };
+
+// Query's message handlers, which @types/pg does not declare.
+const queryHandlers = Query.prototype as unknown as { handleCommandComplete(message: unknown, connection: unknown): void };
+
 /** One statement of a pipeline: text with `$n` placeholders and the values bound to them. */
 export interface PipelinedStatement {
   text: string;
-  values?: readonly (string | null)[];
+  values?: readonly unknown[];
 }
 
 interface WireConnection {
   parse(message: { text: string }): void;
-  bind(message: { values?: readonly (string | null)[] }): void;
+  bind(message: { values?: readonly unknown[]; valueMapper?: (value: unknown) => unknown }): void;
   describe(message: { type: 'P'; name: string }): void;
   execute(message: { portal: string }): void;
   sync(): void;
 }
 
+/** The error of a pipeline, with the index of the statement that raised it. */
+export type PipelineError = Error & { statementIndex?: number };
+
 /**
  * Sends several parameterised statements in one round trip, as extended-protocol
- * Parse/Bind/Describe/Execute messages for each followed by a single Sync.
+ * Parse/Bind/Describe/Execute messages for each, followed by a single Sync.
  *
- * node-postgres waits for each query's ReadyForQuery before sending the next, so `BEGIN`, the role
- * switch, the tenant setting and the tenant check would otherwise cost four round trips. Values
- * travel as bind parameters: nothing from outside is ever spliced into SQL text. If a statement
- * fails, the server skips the rest up to the Sync and the whole call rejects with that error.
+ * node-postgres waits for each query's ReadyForQuery before sending the next, so the statements of
+ * a tenant prelude would otherwise cost a round trip each. Values travel as bind parameters: nothing
+ * from outside is spliced into SQL text. When a statement fails, the server skips the rest up to the
+ * Sync; the call rejects with that error, its `statementIndex` set.
  */
 class PipelinedQuery extends Query {
+  private completed = 0;
+
   constructor(
     private readonly statements: readonly PipelinedStatement[],
-    callback: (error: Error | null, results: QueryResult | QueryResult[]) => void,
+    callback: (error: PipelineError | null, results: QueryResult | QueryResult[]) => void,
   ) {
-    super({ text: statements.map((s) => s.text).join('; ') }, undefined, callback as never);
+    super({ text: statements.map((s) => s.text).join('; ') }, undefined, ((error: PipelineError | null, results: never) => {
+      if (error) error.statementIndex = this.completed;
+      callback(error, results);
+    }) as never);
   }
 
   requiresPreparation(): boolean {
     return true;
   }
 
+  handleCommandComplete(message: unknown, connection: unknown): void {
+    this.completed++;
+    queryHandlers.handleCommandComplete.call(this, message, connection);
+  }
+
   prepare(connection: WireConnection): void {
     for (const statement of this.statements) {
       connection.parse({ text: statement.text });
-      connection.bind({ values: statement.values ?? [] });
+      connection.bind({ values: statement.values ?? [], valueMapper: prepareValue });
       connection.describe({ type: 'P', name: '' });
       connection.execute({ portal: '' });
     }

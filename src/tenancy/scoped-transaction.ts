@@ -1,8 +1,8 @@
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryResult } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { type DatabaseScope, type TransactionTimeouts } from './database-scope';
+import type { DatabaseScope, TransactionTimeouts } from './database-scope';
 import { toUnavailableError } from './database-unavailable';
-import { queryPipelined, type PipelinedStatement } from './pipelined-query';
+import { type PipelineError, type PipelinedStatement, queryPipelined } from './pipelined-query';
 import { TenantNotFoundError, TransactionRolledBackError } from './tenancy.errors';
 
 /** The private TypeORM members this class drives; named here so the coupling is in one place. */
@@ -12,20 +12,28 @@ interface PostgresQueryRunnerInternals {
   releasePostgresConnection(error?: Error): Promise<void>;
 }
 
+type QueryFunction = (...args: unknown[]) => unknown;
+
+/** SQLSTATE raised by fdl_require_active_tenant(). */
+const TENANT_NOT_ACTIVE = 'FDL03';
+
 /**
  * One tenant's (or the system's) transaction, begun lazily.
  *
- * Nothing is taken from the pool until the first query: that query's `connect()` borrows a
- * connection and sends the prelude (BEGIN, role switch, tenant, timeouts, tenant check) in one
- * round trip, then the query itself runs. A request that never touches the database never holds a
- * connection. `end()` commits or rolls back and always leaves the connection with no transaction
- * open and no setting left before it goes back to the pool.
+ * Nothing is taken from the pool until the first query. That query travels in the same round trip
+ * as the prelude: BEGIN, the role switch, the tenant and the timeouts (`set_config(…, true)`, i.e.
+ * SET LOCAL), and the tenant check, which raises for an unknown or suspended tenant so that the
+ * server skips the query behind it. A request that never queries never holds a connection.
+ * `end()` commits or rolls back and always leaves the connection with no transaction open and no
+ * setting left before it goes back to the pool.
  */
 export class ScopedTransaction {
   readonly manager: EntityManager;
   private readonly queryRunner: QueryRunner;
-  private begun?: Promise<PoolClient>;
+  private borrowed?: Promise<PoolClient>;
   private client?: PoolClient;
+  /** Settles when the prelude has been answered: undefined on success, the error otherwise. */
+  private prelude?: Promise<Error | undefined>;
   private ended = false;
 
   constructor(
@@ -37,7 +45,7 @@ export class ScopedTransaction {
   ) {
     this.queryRunner = dataSource.createQueryRunner('master');
     const connect = this.queryRunner.connect.bind(this.queryRunner);
-    this.queryRunner.connect = () => (this.begun ??= this.borrowAndBegin(connect));
+    this.queryRunner.connect = () => (this.borrowed ??= this.borrow(connect));
     // TypeORM must see a transaction from the start: otherwise save() would open its own and COMMIT
     // ours half-way, silently dropping the role switch for the rest of the request. Depth 1 also
     // turns a nested manager.transaction() into a SAVEPOINT.
@@ -55,73 +63,74 @@ export class ScopedTransaction {
     if (this.ended) return;
     this.ended = true;
     try {
-      if (this.begun) await this.finish(commit);
+      if (this.borrowed) await this.finish(commit);
     } finally {
       this.internals.isTransactionActive = false;
       await this.queryRunner.release();
     }
   }
 
+  /**
+   * The error that stopped the prelude (unknown or suspended tenant, database unavailable), if any.
+   * It explains every later failure of this transaction better than the statements' own errors.
+   */
+  async preludeError(): Promise<Error | undefined> {
+    return this.prelude;
+  }
+
   private get internals(): PostgresQueryRunnerInternals {
     return this.queryRunner as unknown as PostgresQueryRunnerInternals;
   }
 
-  private async finish(commit: boolean): Promise<void> {
-    const beginError = await this.begun!.then(
-      () => undefined,
-      (error: unknown) => error ?? new Error('the transaction could not begin'),
-    );
-    if (beginError !== undefined) {
-      await this.rollbackOrDestroy();
-      // Even if the caller swallowed it, work that wanted to commit must not look successful.
-      if (commit) throw beginError;
-      return;
-    }
-    if (!commit) return this.rollbackOrDestroy();
-    let result;
-    try {
-      result = await this.client!.query('COMMIT');
-    } catch (error) {
-      await this.rollbackOrDestroy();
-      throw toUnavailableError(error) ?? error;
-    }
-    // PostgreSQL answers COMMIT of a transaction in which a statement failed with ROLLBACK and no
-    // error: if the caller caught that statement's error, its other writes are gone all the same.
-    if (result.command === 'ROLLBACK') throw new TransactionRolledBackError();
-  }
-
-  // The raw client, not the query runner: after a failed prelude the runner's connect() keeps
-  // rejecting, and the ROLLBACK must still reach the server. A connection that cannot even roll
-  // back is destroyed rather than returned to the pool with a transaction possibly open.
-  private async rollbackOrDestroy(): Promise<void> {
-    if (!this.client) return;
-    try {
-      await this.client.query('ROLLBACK');
-    } catch (error) {
-      await this.internals.releasePostgresConnection(error as Error);
-    }
-  }
-
-  private async borrowAndBegin(connect: () => Promise<PoolClient>): Promise<PoolClient> {
+  private async borrow(connect: () => Promise<PoolClient>): Promise<PoolClient> {
     try {
       this.client = await connect();
     } catch (error) {
       throw toUnavailableError(error) ?? error;
     }
-    let results;
-    try {
-      results = await queryPipelined(this.client, this.prelude());
-    } catch (error) {
-      throw toUnavailableError(error) ?? error;
-    }
-    if (this.scope.kind === 'tenant') {
-      const status = results[2].rows[0]?.status as string | undefined;
-      if (status !== 'active') throw new TenantNotFoundError(status === undefined ? 'unknown' : 'suspended');
-    }
+    this.interceptFirstQuery(this.client);
     return this.client;
   }
 
-  private prelude(): PipelinedStatement[] {
+  /**
+   * The first query on the borrowed connection carries the prelude. An own-property override on
+   * the client, removed as soon as it has been used: later queries go straight to node-postgres.
+   */
+  private interceptFirstQuery(client: PoolClient): void {
+    const original = client.query as unknown as QueryFunction;
+    const patched = client as unknown as { query?: QueryFunction };
+    patched.query = (...args: unknown[]) => {
+      delete patched.query;
+      const [text, values, callback] = args;
+      // One round trip for prelude + query needs the extended protocol for the query too, which
+      // refuses several statements in one string: only single statements are merged.
+      if (typeof text === 'string' && !text.includes(';') && (values === undefined || Array.isArray(values)) && callback === undefined) {
+        return this.sendPrelude(client, { text, values: (values as unknown[] | undefined) ?? [] });
+      }
+      // Anything else (a stream, a config object, a callback) queues behind the prelude: two round trips.
+      void this.sendPrelude(client).catch(() => undefined);
+      return original.apply(client, args);
+    };
+  }
+
+  /** Sends the prelude, followed by `first` when given; resolves to `first`'s result. */
+  private sendPrelude(client: PoolClient, first?: PipelinedStatement): Promise<QueryResult> {
+    const statements = this.preludeStatements();
+    const sent = queryPipelined(client, first ? [...statements, first] : statements);
+    this.prelude = sent.then(
+      () => undefined,
+      (error: PipelineError) =>
+        first && error.statementIndex === statements.length ? undefined : toPreludeError(error),
+    );
+    return sent.then(
+      (results) => results[results.length - 1],
+      async (error: PipelineError) => {
+        throw (await this.prelude) ?? error;
+      },
+    );
+  }
+
+  private preludeStatements(): PipelinedStatement[] {
     const statementMs = String(Math.round(this.timeouts.statementMs));
     const idleMs = String(Math.round(this.timeouts.idleInTransactionMs));
     // set_config('role', …, true) is SET LOCAL ROLE in a form that shares one statement with the
@@ -149,8 +158,53 @@ export class ScopedTransaction {
           `set_config('idle_in_transaction_session_timeout', $3, true)`,
         values: [this.scope.tenantId, statementMs, idleMs],
       },
-      // Already as fdl_app under RLS: the tenant can only ever see its own row here.
-      { text: `SELECT status FROM tenants WHERE id = $1`, values: [this.scope.tenantId] },
+      { text: 'SELECT fdl_require_active_tenant()' },
     ];
   }
+
+  private async finish(commit: boolean): Promise<void> {
+    const client = await this.borrowed!.catch(() => undefined);
+    if (!client) {
+      // The pool gave no connection: nothing to end, but work that wanted to commit did not.
+      if (commit) await this.borrowed;
+      return;
+    }
+    const preludeError = await this.prelude;
+    if (preludeError || !commit || !this.prelude) {
+      await this.rollbackOrDestroy(client);
+      // Even if the caller swallowed it, work that wanted to commit must not look successful.
+      if (preludeError && commit) throw preludeError;
+      return;
+    }
+    let result;
+    try {
+      result = await client.query('COMMIT');
+    } catch (error) {
+      await this.rollbackOrDestroy(client);
+      throw toUnavailableError(error) ?? error;
+    }
+    // PostgreSQL answers COMMIT of a transaction in which a statement failed with ROLLBACK and no
+    // error: if the caller caught that statement's error, its other writes are gone all the same.
+    if (result.command === 'ROLLBACK') throw new TransactionRolledBackError();
+  }
+
+  // The raw client, not the query runner: the ROLLBACK must reach the server whatever state the
+  // runner is in. A connection that cannot even roll back is destroyed rather than returned to the
+  // pool with a transaction possibly open.
+  private async rollbackOrDestroy(client: PoolClient): Promise<void> {
+    delete (client as unknown as { query?: QueryFunction }).query;
+    try {
+      await client.query('ROLLBACK');
+    } catch (error) {
+      await this.internals.releasePostgresConnection(error as Error);
+    }
+  }
+}
+
+function toPreludeError(error: PipelineError): Error {
+  if ((error as { code?: string }).code === TENANT_NOT_ACTIVE) {
+    const detail = (error as { detail?: string }).detail;
+    return new TenantNotFoundError(detail === 'unknown' ? 'unknown' : 'suspended');
+  }
+  return toUnavailableError(error) ?? error;
 }

@@ -65,8 +65,10 @@ export class TenancyService {
       try {
         result = await work();
       } catch (error) {
+        // A refused tenant makes every statement fail; report why, not the statement's symptom.
+        const preludeError = await transaction.preludeError();
         await transaction.end(false);
-        throw error;
+        throw preludeError ?? error;
       }
       await transaction.end(true);
       return result;

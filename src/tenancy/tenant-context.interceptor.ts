@@ -18,7 +18,7 @@ import type { DatabaseModuleOptions } from '../database-module-options';
 import { LifecycleError } from '../lifecycle/lifecycle.errors';
 import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
 import { parseTenantId } from './tenant-id';
-import { DatabaseUnavailableError, InvalidTenantIdError, TenantNotFoundError } from './tenancy.errors';
+import { DatabaseUnavailableError, InvalidTenantIdError, TenancyError, TenantNotFoundError } from './tenancy.errors';
 import { TenancyService } from './tenancy.service';
 import { WITHOUT_TENANT } from './without-tenant.decorator';
 
@@ -78,6 +78,9 @@ export class TenantContextInterceptor implements NestInterceptor {
 
 function toHttpException(error: unknown): unknown {
   if (error instanceof HttpException) return error;
+  // TypeORM wraps whatever the driver threw, our own errors from the first query included.
+  const driverError = (error as { driverError?: unknown }).driverError;
+  if (driverError instanceof TenancyError) return toHttpException(driverError);
   if (error instanceof InvalidTenantIdError) return new BadRequestException(error.message);
   if (error instanceof TenantNotFoundError) return new ForbiddenException(error.message);
   if (error instanceof DatabaseUnavailableError) return new ServiceUnavailableException(error.message);

@@ -52,12 +52,20 @@ export class ProbeController {
     try {
       flow = await this.flows.save(this.flows.create({ tenantId: this.tenancy.currentTenantId(), name }));
     } catch (error) {
-      ProbeController.lastQueryError = (error as Error).name;
+      // TypeORM wraps what the driver threw; the tenancy error is its driverError.
+      ProbeController.lastQueryError = ((error as { driverError?: Error }).driverError ?? (error as Error)).name;
       throw error;
     }
     if (fail) throw new BadRequestException('handler failed after writing');
     if (swallow) await this.flows.query('SELECT 1/0').catch(() => undefined);
     return flow;
+  }
+
+  /** A first statement with a side effect that survives rollback (a sequence): proves whether it ran. */
+  @Get('nextval')
+  async nextval(): Promise<{ value: string }> {
+    const [row] = await this.flows.query(`SELECT nextval('probe_calls') AS value`);
+    return row;
   }
 
   /** Waits before its first query: the request must not hold a connection meanwhile. */

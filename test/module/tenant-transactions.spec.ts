@@ -11,7 +11,7 @@ import {
 } from '../../src';
 import { bootApp } from '../utils/apps';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
-import { asSystem } from '../utils/tenant-sql';
+import { asSuperuser, asSystem } from '../utils/tenant-sql';
 import { createTenants } from '../utils/tenants';
 import { ProbeController, ProbeModule } from './probe.module';
 
@@ -27,6 +27,7 @@ describe('Tenant transactions (pool of 1)', () => {
     db = await createTestDatabase();
     [tenantA, tenantB] = await createTenants(db.url, ['a', 'b']);
     [suspended] = await createTenants(db.url, ['s'], 'suspended');
+    await asSuperuser(db.url, (c) => c.query('CREATE SEQUENCE probe_calls; GRANT USAGE ON SEQUENCE probe_calls TO fdl_app'));
     app = await bootApp(ProbeModule.register({ url: db.url, poolSize: 1, queryTimeout: 7, acquireTimeout: 2 }));
     dataSource = app.get<DataSource>(getDataSourceToken());
   });
@@ -121,6 +122,17 @@ describe('Tenant transactions (pool of 1)', () => {
       expect(ProbeController.lastQueryError).toBe(TenantNotFoundError.name);
       await expect(flowNames(tenant())).resolves.toEqual([]);
     });
+  });
+
+  it('never executes the first statement of an unknown or suspended tenant (it shares the tenant check\'s round trip)', async () => {
+    const calls = () => asSuperuser(db.url, async (c) => (await c.query('SELECT last_value, is_called FROM probe_calls')).rows[0]);
+    await request(app.getHttpServer()).get('/probe/nextval').set('X-Tenant-ID', tenantA).expect(200);
+    const before = await calls();
+    await request(app.getHttpServer()).get('/probe/nextval').set('X-Tenant-ID', '00000000-0000-4000-8000-000000000000').expect(403);
+    await request(app.getHttpServer()).get('/probe/nextval').set('X-Tenant-ID', suspended).expect(403);
+    expect(await calls()).toEqual(before);
+    await request(app.getHttpServer()).get('/probe/nextval').set('X-Tenant-ID', tenantA).expect(200);
+    expect(Number((await calls()).last_value)).toBe(Number(before.last_value) + 1);
   });
 
   describe('outside HTTP', () => {
