@@ -19,6 +19,9 @@ import { scopedRead } from './scenarios/scoped-read';
 import { snapshotSave } from './scenarios/snapshot-save';
 
 const quick = process.argv.includes('--quick');
+/** `--only=scoped,http,save,scale,archival,migrations`: run a subset. */
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
+const wanted = (name: string) => !only || only.includes(name);
 const POOL = 10;
 const CALLERS = 20;
 const durationMs = quick ? 1_000 : 5_000;
@@ -35,16 +38,18 @@ async function main(): Promise<void> {
       process.stderr.write(`… ${label}\n`);
       return work();
     };
-    rows.push(...(await step('scoped read', () => scopedRead(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
-    rows.push(...(await step('http', () => httpRead(db.url, data, { durationMs, connections: CALLERS, poolSize: POOL }))));
-    rows.push(...(await step('snapshot save', () => snapshotSave(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
-    const scaled = await step('scale', () =>
-      scale(db.url, data, { small: 10_000, large: quick ? 100_000 : 1_000_000, durationMs, connections: CALLERS, poolSize: POOL }),
-    );
-    rows.push(...scaled.rows);
-    plan = scaled.plan;
-    rows.push(...(await step('archival', () => archival(db.url, data, { rows: quick ? 20_000 : 200_000, batchSize: 5_000, poolSize: POOL }))));
-    rows.push(...(await step('migrations', () => migrations({ withCli: !quick }))));
+    if (wanted('scoped')) rows.push(...(await step('scoped read', () => scopedRead(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
+    if (wanted('http')) rows.push(...(await step('http', () => httpRead(db.url, data, { durationMs, connections: CALLERS, poolSize: POOL }))));
+    if (wanted('save')) rows.push(...(await step('snapshot save', () => snapshotSave(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
+    if (wanted('scale')) {
+      const scaled = await step('scale', () =>
+        scale(db.url, data, { small: 10_000, large: quick ? 100_000 : 1_000_000, durationMs, connections: CALLERS, poolSize: POOL }),
+      );
+      rows.push(...scaled.rows);
+      plan = scaled.plan;
+    }
+    if (wanted('archival')) rows.push(...(await step('archival', () => archival(db.url, data, { rows: quick ? 20_000 : 200_000, batchSize: 5_000, poolSize: POOL }))));
+    if (wanted('migrations')) rows.push(...(await step('migrations', () => migrations({ withCli: !quick }))));
 
     const machine = {
       cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,

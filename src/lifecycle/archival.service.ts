@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { actorOf } from '../audit/audit-trail.service';
 import { TenancyService } from '../tenancy/tenancy.service';
 import { TenantContext } from '../tenancy/tenant-context';
 
@@ -53,12 +54,11 @@ export class ArchivalService {
   }
 
   private async moveBatch(options: ArchiveOptions): Promise<number> {
-    const manager = this.context.require('ArchivalService').manager;
-    const [{ moved }] = await manager.query(
+    const transaction = this.context.require('ArchivalService');
+    const [{ moved }] = await transaction.manager.query(
       `WITH claimed AS (
          SELECT id FROM execution_snapshots
          WHERE finished_at IS NOT NULL AND finished_at < $1
-         ORDER BY finished_at
          LIMIT $2
          FOR UPDATE SKIP LOCKED
        ),
@@ -72,9 +72,17 @@ export class ArchivalService {
          SELECT id, tenant_id, flow_id, flow_version_id, status, input, state, output, error, version, created_at, finished_at
          FROM moved
          RETURNING 1
+       ),
+       counted AS (SELECT count(*)::int AS moved FROM archived),
+       audited AS (
+         -- One entry per batch, in the tenant's chain (or the system's, on the system path).
+         INSERT INTO audit_logs (tenant_id, actor, action, target_type, details)
+         SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid, $3, 'executions.archived',
+                'execution_history', jsonb_build_object('moved', moved, 'finishedBefore', $1::timestamptz)
+         FROM counted WHERE moved > 0
        )
-       SELECT count(*)::int AS moved FROM archived`,
-      [options.olderThan, checkBatchSize(options.batchSize)],
+       SELECT moved FROM counted`,
+      [options.olderThan, checkBatchSize(options.batchSize), actorOf(transaction)],
     );
     return moved;
   }

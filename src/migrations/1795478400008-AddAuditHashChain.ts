@@ -4,7 +4,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * Makes the audit trail tamper-evident: entries form a hash chain per tenant, and one for system
  * entries. Each entry stores its position, the previous entry's hash and its own sha256 over a
  * canonical form, computed by the database on INSERT under a per-chain advisory lock, so concurrent
- * writers cannot fork a chain; the unique (chain, position) index refuses a fork even where the lock
+ * writers cannot fork a chain; the unique (chain, position) indexes refuse a fork even where the lock
  * could not help (a REPEATABLE READ snapshot that missed the latest entry).
  */
 export class AddAuditHashChain1795478400008 implements MigrationInterface {
@@ -16,11 +16,15 @@ export class AddAuditHashChain1795478400008 implements MigrationInterface {
         ADD COLUMN chain_position bigint,
         ADD COLUMN previous_hash text,
         ADD COLUMN hash text`);
-    // The chain of system entries (no tenant) keys on the nil UUID: PostgreSQL 14 has no
-    // UNIQUE NULLS NOT DISTINCT.
+    // Two indexes because PostgreSQL 14 has no UNIQUE NULLS NOT DISTINCT: one for the tenants'
+    // chains, one for the system chain (no tenant). Plain equality keeps them usable under RLS,
+    // where an expression such as coalesce() would not be pushed below the policy.
     await queryRunner.query(`
-      CREATE UNIQUE INDEX "UQ_audit_logs_chain_position"
-        ON audit_logs ((coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)), chain_position)`);
+      CREATE UNIQUE INDEX "UQ_audit_logs_tenant_chain_position"
+        ON audit_logs (tenant_id, chain_position)`);
+    await queryRunner.query(`
+      CREATE UNIQUE INDEX "UQ_audit_logs_system_chain_position"
+        ON audit_logs (chain_position) WHERE tenant_id IS NULL`);
 
     // The canonical form is a jsonb array: its text form is fixed by PostgreSQL, and created_at is
     // taken as epoch microseconds so the session's TimeZone cannot change it.
@@ -39,25 +43,60 @@ export class AddAuditHashChain1795478400008 implements MigrationInterface {
     await queryRunner.query(`
       CREATE FUNCTION audit_logs_link_chain() RETURNS trigger
         LANGUAGE plpgsql
-        SET search_path = pg_catalog, public
+        SET search_path = pg_catalog
       AS $$
       DECLARE
         last_entry record;
       BEGIN
         PERFORM pg_advisory_xact_lock(hashtextextended('fdl-runtime-db:audit:' || coalesce(NEW.tenant_id::text, 'system'), 0));
-        SELECT chain_position, hash INTO last_entry
-          FROM audit_logs
-          WHERE coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)
-              = coalesce(NEW.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)
-          ORDER BY chain_position DESC NULLS LAST
-          LIMIT 1;
+        -- Each branch reads one row by a backward scan of its chain's unique index.
+        IF NEW.tenant_id IS NULL THEN
+          SELECT chain_position, hash INTO last_entry FROM public.audit_logs
+            WHERE tenant_id IS NULL AND chain_position IS NOT NULL
+            ORDER BY chain_position DESC LIMIT 1;
+        ELSE
+          SELECT chain_position, hash INTO last_entry FROM public.audit_logs
+            WHERE tenant_id = NEW.tenant_id AND chain_position IS NOT NULL
+            ORDER BY tenant_id DESC, chain_position DESC LIMIT 1;
+        END IF;
         NEW.chain_position := coalesce(last_entry.chain_position, 0) + 1;
         NEW.previous_hash := last_entry.hash;
-        NEW.hash := audit_logs_entry_hash(NEW);
+        NEW.hash := public.audit_logs_entry_hash(NEW);
         RETURN NEW;
       END
       $$`);
     await queryRunner.query(`REVOKE ALL ON FUNCTION audit_logs_link_chain() FROM PUBLIC`);
+    // Entries written before this migration join their chains in the order they were written. The
+    // append-only trigger is set aside for this one transaction: it is the only UPDATE it ever allows.
+    await queryRunner.query(`ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_append_only`);
+    await queryRunner.query(`
+      DO $$
+      DECLARE
+        entry audit_logs;
+        chain uuid;
+        position bigint;
+        previous text;
+      BEGIN
+        FOR entry IN
+          SELECT * FROM audit_logs
+          ORDER BY coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid), created_at, id
+        LOOP
+          IF chain IS DISTINCT FROM coalesce(entry.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) THEN
+            chain := coalesce(entry.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid);
+            position := 0;
+            previous := NULL;
+          END IF;
+          position := position + 1;
+          entry.chain_position := position;
+          entry.previous_hash := previous;
+          entry.hash := audit_logs_entry_hash(entry);
+          UPDATE audit_logs SET chain_position = entry.chain_position, previous_hash = entry.previous_hash, hash = entry.hash
+            WHERE id = entry.id;
+          previous := entry.hash;
+        END LOOP;
+      END
+      $$`);
+    await queryRunner.query(`ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_append_only`);
     await queryRunner.query(`
       CREATE TRIGGER audit_logs_hash_chain
         BEFORE INSERT ON audit_logs
@@ -68,7 +107,8 @@ export class AddAuditHashChain1795478400008 implements MigrationInterface {
     await queryRunner.query(`DROP TRIGGER audit_logs_hash_chain ON audit_logs`);
     await queryRunner.query(`DROP FUNCTION audit_logs_link_chain()`);
     await queryRunner.query(`DROP FUNCTION audit_logs_entry_hash(audit_logs)`);
-    await queryRunner.query(`DROP INDEX "UQ_audit_logs_chain_position"`);
+    await queryRunner.query(`DROP INDEX "UQ_audit_logs_system_chain_position"`);
+    await queryRunner.query(`DROP INDEX "UQ_audit_logs_tenant_chain_position"`);
     // Dropping columns is an ALTER, which the append-only triggers (row-level) do not refuse.
     await queryRunner.query(`
       ALTER TABLE audit_logs
