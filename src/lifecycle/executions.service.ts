@@ -144,7 +144,8 @@ export class ExecutionsService {
     const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
     const [row] = await transaction.manager.query(
       `WITH previous AS (
-         SELECT id, status FROM execution_snapshots WHERE id = $1
+         -- A state save keeps the status: only a status change needs the one it had.
+         SELECT id, status FROM execution_snapshots WHERE id = $1 AND $6::text IS NOT NULL
        ),
        updated AS (
          UPDATE execution_snapshots s SET
@@ -154,9 +155,8 @@ export class ExecutionsService {
            status = coalesce($6::text, s.status),
            finished_at = CASE WHEN coalesce($6::text, s.status) = ANY($7::text[]) THEN now() ELSE s.finished_at END,
            version = s.version + 1
-         FROM previous p
-         WHERE s.id = p.id AND s.version = $2 AND s.status = ANY($8::text[])
-         RETURNING s.*, p.status AS previous_status
+         WHERE s.id = $1 AND s.version = $2 AND s.status = ANY($8::text[])
+         RETURNING s.*, coalesce((SELECT status FROM previous), s.status) AS previous_status
        ),
        audited AS (
          INSERT INTO audit_logs (tenant_id, actor, action, target_type, target_id, details)
