@@ -1,0 +1,124 @@
+import { Client } from 'pg';
+import { createTestDatabase, type TestDatabase } from '../utils/test-database';
+import { asSuperuser } from '../utils/tenant-sql';
+
+/**
+ * Reads the catalog of a freshly migrated database and checks the rules every table, role and
+ * function must follow. A table added later without RLS, or a function without a fixed
+ * search_path, fails here without anyone having to remember to write a test for it.
+ */
+export async function catalogViolations(client: Client): Promise<string[]> {
+  const violations: string[] = [];
+  const tenantTables = (
+    await client.query<{ name: string; rls: boolean; forced: boolean; kind: string }>(
+      `SELECT c.relname AS name, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, c.relkind::text AS kind
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')`,
+    )
+  ).rows;
+  for (const table of tenantTables) {
+    if (!table.rls) violations.push(`${table.name}: row level security is not enabled`);
+    if (!table.forced) violations.push(`${table.name}: row level security is not forced`);
+  }
+  const isPartition = new Set(
+    (await client.query<{ name: string }>(`SELECT inhrelid::regclass::text AS name FROM pg_inherits`)).rows.map((r) => r.name),
+  );
+  const policies = (
+    await client.query<{ table: string; roles: string[]; cmd: string; qual: string | null; check: string | null }>(
+      `SELECT tablename AS table, roles, cmd, qual, with_check AS check FROM pg_policies WHERE schemaname = 'public'`,
+    )
+  ).rows;
+  for (const table of tenantTables.filter((t) => !isPartition.has(t.name))) {
+    const appPolicies = policies.filter((p) => p.table === table.name && p.roles.includes('fdl_app'));
+    if (appPolicies.length === 0) violations.push(`${table.name}: no policy for fdl_app`);
+    for (const policy of appPolicies) {
+      if (!policy.qual?.includes("current_setting('app.current_tenant_id'")) {
+        violations.push(`${table.name}: fdl_app policy USING does not read app.current_tenant_id`);
+      }
+      if (policy.cmd !== 'SELECT' && !policy.check?.includes("current_setting('app.current_tenant_id'")) {
+        violations.push(`${table.name}: fdl_app policy has no WITH CHECK on app.current_tenant_id`);
+      }
+    }
+    if (policies.some((p) => p.table === table.name && p.roles.includes('public'))) {
+      violations.push(`${table.name}: a policy applies to PUBLIC`);
+    }
+  }
+  const [role] = (
+    await client.query(
+      `SELECT rolsuper, rolbypassrls, rolcanlogin, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'fdl_app'`,
+    )
+  ).rows;
+  if (!role) violations.push('role fdl_app does not exist');
+  else for (const [flag, value] of Object.entries(role)) if (value) violations.push(`fdl_app has ${flag}`);
+  const owned = (await client.query(`SELECT c.relname FROM pg_class c WHERE c.relowner = 'fdl_app'::regrole`)).rows;
+  if (owned.length) violations.push(`fdl_app owns ${owned.map((r) => r.relname).join(', ')}`);
+  const dangerousGrants = (
+    await client.query<{ table: string; privilege: string; grantee: string }>(
+      `SELECT table_name AS table, privilege_type AS privilege, grantee FROM information_schema.role_table_grants
+       WHERE table_schema = 'public' AND grantee IN ('fdl_app', 'fdl_system', 'PUBLIC')
+         AND privilege_type IN ('TRUNCATE', 'REFERENCES', 'TRIGGER')`,
+    )
+  ).rows;
+  for (const grant of dangerousGrants) violations.push(`${grant.grantee} has ${grant.privilege} on ${grant.table}`);
+  const publicGrants = (
+    await client.query(`SELECT table_name FROM information_schema.role_table_grants WHERE table_schema = 'public' AND grantee = 'PUBLIC'`)
+  ).rows;
+  for (const grant of publicGrants) violations.push(`PUBLIC has a grant on ${grant.table_name}`);
+  const views = (
+    await client.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'public' AND c.relkind = 'v'
+         AND NOT coalesce(c.reloptions @> ARRAY['security_invoker=true'] OR c.reloptions @> ARRAY['security_invoker=on'], false)`,
+    )
+  ).rows;
+  for (const view of views) violations.push(`view ${view.name} is not security_invoker`);
+  const definers = (
+    await client.query<{ name: string; config: string[] | null; publicExecute: boolean }>(
+      `SELECT p.proname AS name, p.proconfig AS config,
+              has_function_privilege('public', p.oid, 'EXECUTE') AS "publicExecute"
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+       WHERE n.nspname = 'public' AND p.prosecdef`,
+    )
+  ).rows;
+  for (const fn of definers) {
+    if (!fn.config?.some((setting) => setting.startsWith('search_path='))) violations.push(`SECURITY DEFINER ${fn.name} has no fixed search_path`);
+    if (fn.publicExecute) violations.push(`SECURITY DEFINER ${fn.name} is executable by PUBLIC`);
+  }
+  return violations;
+}
+
+describe('Catalog rules', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it('the migrated schema follows every rule', async () => {
+    await expect(asSuperuser(db.url, catalogViolations)).resolves.toEqual([]);
+  });
+
+  it('a table added without row level security is caught', async () => {
+    await asSuperuser(db.url, async (c) => {
+      await c.query('BEGIN');
+      await c.query('CREATE TABLE careless (id uuid PRIMARY KEY, tenant_id uuid NOT NULL)');
+      await c.query('CREATE FUNCTION sloppy() RETURNS int LANGUAGE sql SECURITY DEFINER AS $$ SELECT 1 $$');
+      await c.query('CREATE VIEW leaky AS SELECT * FROM flows');
+      await c.query('GRANT TRUNCATE ON flows TO fdl_app');
+      const violations = await catalogViolations(c);
+      await c.query('ROLLBACK');
+      expect(violations).toEqual(
+        expect.arrayContaining([
+          'careless: row level security is not enabled',
+          'careless: row level security is not forced',
+          'careless: no policy for fdl_app',
+          'SECURITY DEFINER sloppy has no fixed search_path',
+          'SECURITY DEFINER sloppy is executable by PUBLIC',
+          'view leaky is not security_invoker',
+          'fdl_app has TRUNCATE on flows',
+        ]),
+      );
+    });
+  });
+});
