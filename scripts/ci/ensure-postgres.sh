@@ -1,4 +1,5 @@
-# Sourced by .ci/run: makes a PostgreSQL 14+ answer for the tests and exports TEST_DATABASE_URL.
+# Sourced by .ci/run: makes a PostgreSQL 14+ answer for the tests and exports TEST_DATABASE_URL;
+# installs PgBouncer for the transaction-pooling tests.
 # Order: TEST_DATABASE_URL if already set; the local server on 127.0.0.1:5432 (started if installed
 # but down); Debian's postgresql installed if missing.
 
@@ -24,6 +25,13 @@ start_local_clusters() {
     done
   fi
 }
+
+# PgBouncer, for the transaction-pooling tests (test/hostile/pgbouncer.spec.ts).
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  echo "installing pgbouncer from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq pgbouncer; } >/dev/null || echo "could not install pgbouncer: its tests will fail" >&2
+fi
 
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
   wait_for "$TEST_DATABASE_URL" || { echo "TEST_DATABASE_URL does not answer" >&2; return 1; }
