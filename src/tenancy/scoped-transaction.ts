@@ -3,7 +3,7 @@ import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { DatabaseScope, TransactionTimeouts } from './database-scope';
 import { toUnavailableError } from './database-unavailable';
 import { type PipelineError, type PipelinedStatement, queryPipelined } from './pipelined-query';
-import { TenantNotFoundError, TransactionRolledBackError } from './tenancy.errors';
+import { DatabaseUnavailableError, TenantNotFoundError, TransactionRolledBackError } from './tenancy.errors';
 
 /** The private TypeORM members this class drives; named here so the coupling is in one place. */
 interface PostgresQueryRunnerInternals {
@@ -35,6 +35,10 @@ export class ScopedTransaction {
   /** Settles when the prelude has been answered: undefined on success, the error otherwise. */
   private prelude?: Promise<Error | undefined>;
   private ended = false;
+  private connectionLost?: DatabaseUnavailableError;
+  private readonly onConnectionError = (error: Error) => {
+    this.connectionLost = new DatabaseUnavailableError('the connection to the server was lost', error);
+  };
 
   constructor(
     dataSource: DataSource,
@@ -65,17 +69,19 @@ export class ScopedTransaction {
     try {
       if (this.borrowed) await this.finish(commit);
     } finally {
+      this.client?.removeListener('error', this.onConnectionError);
       this.internals.isTransactionActive = false;
       await this.queryRunner.release();
     }
   }
 
   /**
-   * The error that stopped the prelude (unknown or suspended tenant, database unavailable), if any.
-   * It explains every later failure of this transaction better than the statements' own errors.
+   * What made this transaction unusable, if anything: the prelude's refusal (unknown or suspended
+   * tenant, database unavailable) or the loss of its connection. It explains every later failure of
+   * the transaction better than the statements' own errors do.
    */
-  async preludeError(): Promise<Error | undefined> {
-    return this.prelude;
+  async failureCause(): Promise<Error | undefined> {
+    return (await this.prelude) ?? this.connectionLost;
   }
 
   private get internals(): PostgresQueryRunnerInternals {
@@ -88,6 +94,9 @@ export class ScopedTransaction {
     } catch (error) {
       throw toUnavailableError(error) ?? error;
     }
+    // The server may end the session under us (restart, idle_in_transaction_session_timeout); TypeORM
+    // then releases the runner and later statements fail with a confusing "already released".
+    this.client.once('error', this.onConnectionError);
     this.interceptFirstQuery(this.client);
     return this.client;
   }

@@ -65,10 +65,10 @@ export class TenancyService {
       try {
         result = await work();
       } catch (error) {
-        // A refused tenant makes every statement fail; report why, not the statement's symptom.
-        const preludeError = await transaction.preludeError();
+        // A refused tenant or a lost connection makes every statement fail: report the cause.
+        const cause = await transaction.failureCause();
         await transaction.end(false);
-        throw preludeError ?? error;
+        throw cause ?? error;
       }
       await transaction.end(true);
       return result;

@@ -17,6 +17,7 @@ import { catchError, from, lastValueFrom, mergeMap, type Observable, switchMap, 
 import type { DatabaseModuleOptions } from '../database-module-options';
 import { LifecycleError } from '../lifecycle/lifecycle.errors';
 import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
+import { toUnavailableError } from './database-unavailable';
 import { parseTenantId } from './tenant-id';
 import { DatabaseUnavailableError, InvalidTenantIdError, TenancyError, TenantNotFoundError } from './tenancy.errors';
 import { TenancyService } from './tenancy.service';
@@ -88,5 +89,9 @@ function toHttpException(error: unknown): unknown {
   if ((error as { driverError?: { code?: string } }).driverError?.code === QUERY_CANCELED) {
     return new ServiceUnavailableException('database query timed out and was cancelled');
   }
+  // A statement that failed because the connection died (server restart, idle timeout) is the
+  // database being unavailable, not a bug of the request.
+  const unavailable = toUnavailableError(error);
+  if (unavailable) return new ServiceUnavailableException(unavailable.message);
   return error;
 }

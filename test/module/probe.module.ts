@@ -83,6 +83,15 @@ export class ProbeController {
     return { slept: Number(seconds) };
   }
 
+  /** Queries, stays idle inside its transaction for `ms`, then queries again. */
+  @Get('idle')
+  async idle(@Query('ms') ms: string): Promise<ConnectionFacts> {
+    await this.flows.query('SELECT 1');
+    await new Promise((resolve) => setTimeout(resolve, Number(ms)));
+    const [facts] = await this.flows.query(FACTS_SQL);
+    return facts;
+  }
+
   /** An observable handler: the transaction must stay open until it completes. */
   @Get('observable')
   observable(): Observable<{ count: number; facts: ConnectionFacts }> {
