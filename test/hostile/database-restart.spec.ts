@@ -5,6 +5,7 @@ import { bootExampleApp } from '../utils/apps';
 import { PG_BIN, startThrowawayCluster, type ThrowawayCluster } from '../utils/throwaway-cluster';
 
 const describeWithServer = PG_BIN || process.env.CI ? describe : describe.skip;
+if (!PG_BIN && !process.env.CI) console.warn('Database restart test skipped: no PostgreSQL server binaries (apt-get install postgresql)');
 
 describeWithServer('Database restart under load', () => {
   let cluster: ThrowawayCluster;
