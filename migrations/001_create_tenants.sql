@@ -1,0 +1,46 @@
+-- CreateTenants: generated from src/migrations (CreateTenants1795478400001) by `npm run migrations:sql`.
+-- Do not edit by hand: a test fails when this file and the TypeORM migration differ.
+-- psql: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -1 -f this-file.sql
+-- sqlx: sqlx migrate run --source migrations (each file runs in its own transaction)
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fdl_app') THEN
+    CREATE ROLE fdl_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fdl_system') THEN
+    CREATE ROLE fdl_system NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+  END IF;
+END
+$$;
+
+GRANT fdl_app, fdl_system TO CURRENT_USER;
+
+GRANT USAGE ON SCHEMA public TO fdl_app, fdl_system;
+
+CREATE TABLE tenants (
+  id          uuid        NOT NULL DEFAULT gen_random_uuid(),
+  name        text        NOT NULL,
+  status      text        NOT NULL DEFAULT 'active',
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT "PK_tenants" PRIMARY KEY (id),
+  CONSTRAINT "CHK_tenants_name" CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+  CONSTRAINT "CHK_tenants_status" CHECK (status IN ('active', 'suspended'))
+);
+
+ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY tenants_tenant_isolation ON tenants
+  FOR SELECT TO fdl_app
+  USING (id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid));
+
+CREATE POLICY tenants_system_access ON tenants
+  FOR ALL TO fdl_system
+  USING (true) WITH CHECK (true);
+
+GRANT SELECT ON tenants TO fdl_app;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON tenants TO fdl_system;

@@ -1,0 +1,34 @@
+-- CreateFlows: generated from src/migrations (CreateFlows1795478400002) by `npm run migrations:sql`.
+-- Do not edit by hand: a test fails when this file and the TypeORM migration differ.
+-- psql: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -1 -f this-file.sql
+-- sqlx: sqlx migrate run --source migrations (each file runs in its own transaction)
+
+CREATE TABLE flows (
+  id                  uuid        NOT NULL DEFAULT gen_random_uuid(),
+  tenant_id           uuid        NOT NULL,
+  name                text        NOT NULL,
+  description         text,
+  current_version_id  uuid,
+  created_at          timestamptz NOT NULL DEFAULT now(),
+  updated_at          timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT "PK_flows" PRIMARY KEY (id),
+  CONSTRAINT "UQ_flows_tenant_id" UNIQUE (tenant_id, id),
+  CONSTRAINT "UQ_flows_tenant_name" UNIQUE (tenant_id, name),
+  CONSTRAINT "CHK_flows_name" CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+  CONSTRAINT "FK_flows_tenant" FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE
+);
+
+ALTER TABLE flows ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE flows FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY flows_tenant_isolation ON flows
+  FOR ALL TO fdl_app
+  USING (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))
+  WITH CHECK (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid));
+
+CREATE POLICY flows_system_access ON flows
+  FOR ALL TO fdl_system
+  USING (true) WITH CHECK (true);
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON flows TO fdl_app, fdl_system;

@@ -1,0 +1,59 @@
+-- CreateFlowVersions: generated from src/migrations (CreateFlowVersions1795478400003) by `npm run migrations:sql`.
+-- Do not edit by hand: a test fails when this file and the TypeORM migration differ.
+-- psql: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -1 -f this-file.sql
+-- sqlx: sqlx migrate run --source migrations (each file runs in its own transaction)
+
+CREATE TABLE flow_versions (
+  id            uuid        NOT NULL DEFAULT gen_random_uuid(),
+  tenant_id     uuid        NOT NULL,
+  flow_id       uuid        NOT NULL,
+  version       integer     NOT NULL,
+  definition    jsonb       NOT NULL,
+  content_hash  text        NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT "PK_flow_versions" PRIMARY KEY (id),
+  CONSTRAINT "UQ_flow_versions_tenant_id" UNIQUE (tenant_id, id),
+  CONSTRAINT "UQ_flow_versions_tenant_flow_id" UNIQUE (tenant_id, flow_id, id),
+  CONSTRAINT "UQ_flow_versions_tenant_flow_version" UNIQUE (tenant_id, flow_id, version),
+  CONSTRAINT "CHK_flow_versions_version" CHECK (version > 0),
+  CONSTRAINT "CHK_flow_versions_content_hash" CHECK (content_hash ~ '^[0-9a-f]{64}$'),
+  CONSTRAINT "FK_flow_versions_flow" FOREIGN KEY (tenant_id, flow_id)
+    REFERENCES flows (tenant_id, id) ON DELETE CASCADE
+);
+
+ALTER TABLE flows
+  ADD CONSTRAINT "FK_flows_current_version" FOREIGN KEY (tenant_id, id, current_version_id)
+    REFERENCES flow_versions (tenant_id, flow_id, id);
+
+CREATE FUNCTION flow_versions_refuse_update() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog
+AS $$
+BEGIN
+  RAISE EXCEPTION 'flow versions are immutable: publish a new version instead'
+    USING ERRCODE = 'integrity_constraint_violation';
+END
+$$;
+
+REVOKE ALL ON FUNCTION flow_versions_refuse_update() FROM PUBLIC;
+
+CREATE TRIGGER flow_versions_immutable
+  BEFORE UPDATE ON flow_versions
+  FOR EACH ROW EXECUTE FUNCTION flow_versions_refuse_update();
+
+ALTER TABLE flow_versions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE flow_versions FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY flow_versions_tenant_isolation ON flow_versions
+  FOR ALL TO fdl_app
+  USING (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))
+  WITH CHECK (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid));
+
+CREATE POLICY flow_versions_system_access ON flow_versions
+  FOR ALL TO fdl_system
+  USING (true) WITH CHECK (true);
+
+GRANT SELECT, INSERT ON flow_versions TO fdl_app;
+
+GRANT SELECT, INSERT, DELETE ON flow_versions TO fdl_system;
