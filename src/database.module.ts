@@ -58,10 +58,11 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
       TypeOrmModule.forRootAsync({
         inject: [RESOLVED_DATABASE_CONFIG, DATABASE_MODULE_OPTIONS, DatabaseServer],
         useFactory: async (config: DatabaseConfig, options: DatabaseModuleOptions, server: DatabaseServer) => ({
-          ...typeOrmOptions(config, await server.url()),
+          ...typeOrmOptions(config, await server.url(), server.isEmbedded),
           migrationsRun: false,
-          // carried to dataSourceFactory, which applies them under the migration lock
-          runMigrations: options.runMigrations === true || config.backend === 'embedded',
+          // carried to dataSourceFactory, which applies them under the migration lock (the embedded
+          // database was migrated when it started)
+          runMigrations: options.runMigrations === true && !server.isEmbedded,
         }),
         dataSourceFactory: async (options) =>
           createDataSource(options!, (options as { runMigrations?: boolean }).runMigrations === true),

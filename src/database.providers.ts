@@ -27,7 +27,7 @@ export const resolvedConfigProvider: Provider = {
 };
 
 /** TypeORM's options for the resolved configuration. */
-export function typeOrmOptions(config: DatabaseConfig, url: string): TypeOrmModuleOptions & DataSourceOptions {
+export function typeOrmOptions(config: DatabaseConfig, url: string, embedded = false): TypeOrmModuleOptions & DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -38,7 +38,8 @@ export function typeOrmOptions(config: DatabaseConfig, url: string): TypeOrmModu
     // gen_random_uuid() is built in since PostgreSQL 13: no extension to install or to be allowed to.
     installExtensions: false,
     uuidExtension: 'pgcrypto',
-    poolSize: config.poolSize,
+    // PGlite has a single backend: one connection keeps its clients' statements from interleaving.
+    poolSize: embedded ? 1 : config.poolSize,
     extra: {
       // pg-pool applies this to waiting for a free client too: the bound on pool exhaustion.
       connectionTimeoutMillis: Math.round(config.acquireTimeout * 1000),
