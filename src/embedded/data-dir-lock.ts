@@ -26,7 +26,8 @@ export function lockDataDir(dataDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number(readFileSync(path, 'utf8').trim());
-      if (holder && holder !== process.pid && isRunning(holder)) {
+      // Our own pid counts too: a second open inside one process is just as unsafe.
+      if (holder && isRunning(holder)) {
         throw new DatabaseConfigError(
           `FDL_DATA_DIR ${dataDir} is in use by process ${holder}: only one process may open an embedded database. ` +
             'Stop that process, or give this one another FDL_DATA_DIR.',

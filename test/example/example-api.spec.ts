@@ -1,11 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { bootExampleApp } from '../utils/apps';
-import { createTestDatabase, type TestDatabase } from '../utils/test-database';
+import { BACKENDS, type RunningExample } from '../utils/backends';
 import { asSystem } from '../utils/tenant-sql';
 
-describe('Example API', () => {
-  let db: TestDatabase;
+describe.each(BACKENDS)('Example API on $name', (backend) => {
+  let running: RunningExample;
+  let db: { url: string };
   let app: INestApplication;
   let acme: string;
   let globex: string;
@@ -16,15 +16,13 @@ describe('Example API', () => {
   });
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrated: false });
-    app = await bootExampleApp(db.url); // runs the migrations at start
+    running = await backend.start();
+    app = running.app;
+    db = { url: running.url };
     acme = (await http().post('/tenants').send({ name: 'Acme' }).expect(201)).body.id;
     globex = (await http().post('/tenants').send({ name: 'Globex' }).expect(201)).body.id;
   });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
+  afterAll(() => running?.close());
 
   it('POST /tenants creates a tenant through the system path and returns its id', async () => {
     const res = await http().post('/tenants').send({ name: 'Initech' }).expect(201);
@@ -130,6 +128,25 @@ describe('Example API', () => {
     const res = await as(acme).get('/audit-logs/verify').expect(200);
     expect(res.body).toEqual({ ok: true, entries: expect.any(Number) });
     expect(res.body.entries).toBeGreaterThan(3);
+  });
+
+  it.each([
+    ['no tenant header', undefined, 400],
+    ['a malformed tenant id', 'acme', 400],
+    ['an unknown tenant', '00000000-0000-4000-8000-000000000000', 403],
+  ])('%s → %i, nothing written', async (_case, header, status) => {
+    const before = await asSystem(db.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM flows')).rows[0].n);
+    const req = http().post('/flows').send({ name: 'refused' });
+    await (header === undefined ? req : req.set('X-Tenant-ID', header)).expect(status);
+    expect(await asSystem(db.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM flows')).rows[0].n)).toBe(before);
+  });
+
+  it('a failed request rolls back everything it wrote (no audit entry for a refused duplicate)', async () => {
+    await as(acme).post('/flows', { name: 'once' }).expect(201);
+    const audits = () => asSystem(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM audit_logs WHERE tenant_id = $1`, [acme])).rows[0].n);
+    const before = await audits();
+    await as(acme).post('/flows', { name: 'once' }).expect(409);
+    expect(await audits()).toBe(before);
   });
 
   it('a malformed flow id is 400, not a database error', async () => {
