@@ -11,6 +11,7 @@ import { createBenchDatabase, migrate, seed } from './bench-database';
 import type { ReportRow } from './harness';
 import { printReport } from './report';
 import { archival } from './scenarios/archival';
+import { embeddedStart } from './scenarios/embedded-start';
 import { seedDataset } from './scenarios/dataset';
 import { httpRead } from './scenarios/http';
 import { migrations } from './scenarios/migrations';
@@ -19,7 +20,7 @@ import { scopedRead } from './scenarios/scoped-read';
 import { snapshotSave } from './scenarios/snapshot-save';
 
 const quick = process.argv.includes('--quick');
-/** `--only=scoped,http,save,scale,archival,migrations`: run a subset. */
+/** `--only=scoped,http,save,scale,archival,embedded,migrations`: run a subset. */
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
 const wanted = (name: string) => !only || only.includes(name);
 const POOL = 10;
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
       plan = scaled.plan;
     }
     if (wanted('archival')) rows.push(...(await step('archival', () => archival(db.url, data, { rows: quick ? 20_000 : 200_000, batchSize: 5_000, poolSize: POOL }))));
+    if (wanted('embedded')) rows.push(...(await step('embedded start', () => embeddedStart())));
     if (wanted('migrations')) rows.push(...(await step('migrations', () => migrations({ withCli: !quick }))));
 
     const machine = {

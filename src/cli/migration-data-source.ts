@@ -1,7 +1,12 @@
 import { DataSource, type DataSourceOptions, type Migration } from 'typeorm';
 import { withMigrationLock } from '../migrations/migration-lock';
 
-/** A DataSource whose migration commands hold the migration lock, for the typeorm CLI. */
+/**
+ * A DataSource whose migration commands hold the migration lock, for the typeorm CLI. `show` takes
+ * it too: on a fresh database it creates the `migrations` table, which would race a concurrent run
+ * (`CREATE TABLE IF NOT EXISTS` is not safe against a concurrent create), and while a run is under
+ * way it would report a state that is about to change.
+ */
 export class MigrationDataSource extends DataSource {
   constructor(options: DataSourceOptions) {
     super(options);
@@ -13,5 +18,9 @@ export class MigrationDataSource extends DataSource {
 
   override undoLastMigration(options?: Parameters<DataSource['undoLastMigration']>[0]): Promise<void> {
     return withMigrationLock(this, () => super.undoLastMigration(options));
+  }
+
+  override showMigrations(): Promise<boolean> {
+    return withMigrationLock(this, () => super.showMigrations());
   }
 }

@@ -11,7 +11,7 @@ export interface EmbeddedPostgresOptions {
   dataDir?: string;
   /** Identifies what `prepare` produces (e.g. a hash of the migrations): the snapshot's cache key. */
   snapshotKey: string;
-  /** Brings a fresh cluster up to date (runs the migrations); also run on every start. */
+  /** Brings a cluster up to date (runs the migrations); skipped when the snapshot for the key was loaded. */
   prepare(url: string): Promise<void>;
   cacheDir?: string;
   log?(message: string): void;
@@ -57,7 +57,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 4 });
     await server.start();
     const url = `postgres://postgres@${server.getServerConn()}/postgres`;
-    await options.prepare(url);
+    // A snapshot is the output of `prepare` for this very key: nothing left to do.
+    if (startedFrom !== 'snapshot') await options.prepare(url);
     if (startedFrom === 'fresh') {
       await cache.write(options.snapshotKey, await db.dumpDataDir('none')).catch((error: Error) => log(`embedded snapshot not saved: ${error.message}`));
     }

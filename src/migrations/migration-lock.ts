@@ -1,5 +1,8 @@
 import type { DataSource, Migration } from 'typeorm';
 
+/** The advisory lock every migration command takes (`pg_advisory_lock(hashtext(key))`), per database. */
+export const MIGRATION_LOCK_KEY = 'fdl-runtime-db:migrations';
+
 /**
  * TypeORM takes no lock around a migration run, so two processes started together (two replicas,
  * or a deploy job racing an app start) could both apply the same migration. A session advisory
@@ -9,11 +12,11 @@ import type { DataSource, Migration } from 'typeorm';
 export async function withMigrationLock<T>(dataSource: DataSource, work: () => Promise<T>): Promise<T> {
   const lockRunner = dataSource.createQueryRunner();
   try {
-    await lockRunner.query(`SELECT pg_advisory_lock(hashtext('fdl-runtime-db:migrations'))`);
+    await lockRunner.query(`SELECT pg_advisory_lock(hashtext($1))`, [MIGRATION_LOCK_KEY]);
     try {
       return await work();
     } finally {
-      await lockRunner.query(`SELECT pg_advisory_unlock(hashtext('fdl-runtime-db:migrations'))`);
+      await lockRunner.query(`SELECT pg_advisory_unlock(hashtext($1))`, [MIGRATION_LOCK_KEY]);
     }
   } finally {
     await lockRunner.release();
