@@ -1,18 +1,19 @@
--- CreateTenants: generated from src/migrations (CreateTenants1795478400001) by `npm run migrations:sql`.
--- Do not edit by hand: a test fails when this file and the TypeORM migration differ.
--- psql: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -1 -f this-file.sql
--- sqlx: sqlx migrate run --source migrations (each file runs in its own transaction)
+-- 001_create_tenants.sql: generated from the TypeORM migration CreateTenants1795478400001 (src/migrations/).
+-- Do not edit by hand: change the migration, then run `npm run migrations:sql`.
+--
+-- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 001_create_tenants.sql
+-- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
 DO $$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fdl_app') THEN
-    CREATE ROLE fdl_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fdl_system') THEN
-    CREATE ROLE fdl_system NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-  END IF;
-END
-$$;
+      BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fdl_app') THEN
+          CREATE ROLE fdl_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fdl_system') THEN
+          CREATE ROLE fdl_system NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+        END IF;
+      END
+      $$;
 
 GRANT fdl_app, fdl_system TO CURRENT_USER;
 

@@ -1,7 +1,8 @@
--- CreateFlows: generated from src/migrations (CreateFlows1795478400002) by `npm run migrations:sql`.
--- Do not edit by hand: a test fails when this file and the TypeORM migration differ.
--- psql: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -1 -f this-file.sql
--- sqlx: sqlx migrate run --source migrations (each file runs in its own transaction)
+-- 002_create_flows.sql: generated from the TypeORM migration CreateFlows1795478400002 (src/migrations/).
+-- Do not edit by hand: change the migration, then run `npm run migrations:sql`.
+--
+-- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 002_create_flows.sql
+-- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
 CREATE TABLE flows (
   id                  uuid        NOT NULL DEFAULT gen_random_uuid(),

@@ -1,7 +1,8 @@
--- CreateFlowVersions: generated from src/migrations (CreateFlowVersions1795478400003) by `npm run migrations:sql`.
--- Do not edit by hand: a test fails when this file and the TypeORM migration differ.
--- psql: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -1 -f this-file.sql
--- sqlx: sqlx migrate run --source migrations (each file runs in its own transaction)
+-- 003_create_flow_versions.sql: generated from the TypeORM migration CreateFlowVersions1795478400003 (src/migrations/).
+-- Do not edit by hand: change the migration, then run `npm run migrations:sql`.
+--
+-- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 003_create_flow_versions.sql
+-- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
 CREATE TABLE flow_versions (
   id            uuid        NOT NULL DEFAULT gen_random_uuid(),
@@ -29,11 +30,11 @@ CREATE FUNCTION flow_versions_refuse_update() RETURNS trigger
   LANGUAGE plpgsql
   SET search_path = pg_catalog
 AS $$
-BEGIN
-  RAISE EXCEPTION 'flow versions are immutable: publish a new version instead'
-    USING ERRCODE = 'integrity_constraint_violation';
-END
-$$;
+      BEGIN
+        RAISE EXCEPTION 'flow versions are immutable: publish a new version instead'
+          USING ERRCODE = 'integrity_constraint_violation';
+      END
+      $$;
 
 REVOKE ALL ON FUNCTION flow_versions_refuse_update() FROM PUBLIC;
 

@@ -1,7 +1,8 @@
--- CreateExecutionSnapshots: generated from src/migrations (CreateExecutionSnapshots1795478400004) by `npm run migrations:sql`.
--- Do not edit by hand: a test fails when this file and the TypeORM migration differ.
--- psql: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -1 -f this-file.sql
--- sqlx: sqlx migrate run --source migrations (each file runs in its own transaction)
+-- 004_create_execution_snapshots.sql: generated from the TypeORM migration CreateExecutionSnapshots1795478400004 (src/migrations/).
+-- Do not edit by hand: change the migration, then run `npm run migrations:sql`.
+--
+-- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 004_create_execution_snapshots.sql
+-- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
 CREATE TABLE execution_snapshots (
   id               uuid        NOT NULL DEFAULT gen_random_uuid(),
@@ -44,28 +45,28 @@ CREATE FUNCTION execution_snapshots_check_update() RETURNS trigger
   LANGUAGE plpgsql
   SET search_path = pg_catalog
 AS $$
-BEGIN
-  IF (NEW.id, NEW.tenant_id, NEW.flow_id, NEW.flow_version_id)
-     IS DISTINCT FROM (OLD.id, OLD.tenant_id, OLD.flow_id, OLD.flow_version_id) THEN
-    RAISE EXCEPTION 'an execution''s identity and flow version cannot change'
-      USING ERRCODE = 'integrity_constraint_violation';
-  END IF;
-  IF NEW.version <> OLD.version + 1 THEN
-    RAISE EXCEPTION 'execution version must go from % to %, not %', OLD.version, OLD.version + 1, NEW.version
-      USING ERRCODE = 'integrity_constraint_violation';
-  END IF;
-  IF NOT (
-    (OLD.status = 'pending' AND NEW.status IN ('pending', 'running', 'failed', 'cancelled')) OR
-    (OLD.status = 'running' AND NEW.status IN ('running', 'paused', 'completed', 'failed', 'cancelled')) OR
-    (OLD.status = 'paused'  AND NEW.status IN ('paused', 'running', 'failed', 'cancelled'))
-  ) THEN
-    RAISE EXCEPTION 'execution status cannot go from % to %', OLD.status, NEW.status
-      USING ERRCODE = 'check_violation';
-  END IF;
-  NEW.updated_at := now();
-  RETURN NEW;
-END
-$$;
+      BEGIN
+        IF (NEW.id, NEW.tenant_id, NEW.flow_id, NEW.flow_version_id)
+           IS DISTINCT FROM (OLD.id, OLD.tenant_id, OLD.flow_id, OLD.flow_version_id) THEN
+          RAISE EXCEPTION 'an execution''s identity and flow version cannot change'
+            USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        IF NEW.version <> OLD.version + 1 THEN
+          RAISE EXCEPTION 'execution version must go from % to %, not %', OLD.version, OLD.version + 1, NEW.version
+            USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        IF NOT (
+          (OLD.status = 'pending' AND NEW.status IN ('pending', 'running', 'failed', 'cancelled')) OR
+          (OLD.status = 'running' AND NEW.status IN ('running', 'paused', 'completed', 'failed', 'cancelled')) OR
+          (OLD.status = 'paused'  AND NEW.status IN ('paused', 'running', 'failed', 'cancelled'))
+        ) THEN
+          RAISE EXCEPTION 'execution status cannot go from % to %', OLD.status, NEW.status
+            USING ERRCODE = 'check_violation';
+        END IF;
+        NEW.updated_at := now();
+        RETURN NEW;
+      END
+      $$;
 
 REVOKE ALL ON FUNCTION execution_snapshots_check_update() FROM PUBLIC;
 

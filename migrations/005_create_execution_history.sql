@@ -1,7 +1,8 @@
--- CreateExecutionHistory: generated from src/migrations (CreateExecutionHistory1795478400005) by `npm run migrations:sql`.
--- Do not edit by hand: a test fails when this file and the TypeORM migration differ.
--- psql: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -1 -f this-file.sql
--- sqlx: sqlx migrate run --source migrations (each file runs in its own transaction)
+-- 005_create_execution_history.sql: generated from the TypeORM migration CreateExecutionHistory1795478400005 (src/migrations/).
+-- Do not edit by hand: change the migration, then run `npm run migrations:sql`.
+--
+-- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 005_create_execution_history.sql
+-- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
 CREATE TABLE execution_history (
   id               uuid        NOT NULL,

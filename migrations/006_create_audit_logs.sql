@@ -1,7 +1,8 @@
--- CreateAuditLogs: generated from src/migrations (CreateAuditLogs1795478400006) by `npm run migrations:sql`.
--- Do not edit by hand: a test fails when this file and the TypeORM migration differ.
--- psql: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -1 -f this-file.sql
--- sqlx: sqlx migrate run --source migrations (each file runs in its own transaction)
+-- 006_create_audit_logs.sql: generated from the TypeORM migration CreateAuditLogs1795478400006 (src/migrations/).
+-- Do not edit by hand: change the migration, then run `npm run migrations:sql`.
+--
+-- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 006_create_audit_logs.sql
+-- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
 CREATE TABLE audit_logs (
   id           uuid        NOT NULL DEFAULT gen_random_uuid(),
@@ -24,11 +25,11 @@ CREATE FUNCTION audit_logs_refuse_change() RETURNS trigger
   LANGUAGE plpgsql
   SET search_path = pg_catalog
 AS $$
-BEGIN
-  RAISE EXCEPTION 'audit_logs is append-only: % is not allowed', TG_OP
-    USING ERRCODE = 'insufficient_privilege';
-END
-$$;
+      BEGIN
+        RAISE EXCEPTION 'audit_logs is append-only: % is not allowed', TG_OP
+          USING ERRCODE = 'insufficient_privilege';
+      END
+      $$;
 
 REVOKE ALL ON FUNCTION audit_logs_refuse_change() FROM PUBLIC;
 

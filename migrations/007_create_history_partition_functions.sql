@@ -1,7 +1,8 @@
--- CreateHistoryPartitionFunctions: generated from src/migrations (CreateHistoryPartitionFunctions1795478400007) by `npm run migrations:sql`.
--- Do not edit by hand: a test fails when this file and the TypeORM migration differ.
--- psql: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -1 -f this-file.sql
--- sqlx: sqlx migrate run --source migrations (each file runs in its own transaction)
+-- 007_create_history_partition_functions.sql: generated from the TypeORM migration CreateHistoryPartitionFunctions1795478400007 (src/migrations/).
+-- Do not edit by hand: change the migration, then run `npm run migrations:sql`.
+--
+-- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 007_create_history_partition_functions.sql
+-- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
 CREATE FUNCTION fdl_create_history_partitions(months_ahead integer)
   RETURNS SETOF text
@@ -9,36 +10,36 @@ CREATE FUNCTION fdl_create_history_partitions(months_ahead integer)
   SECURITY DEFINER
   SET search_path = pg_catalog
 AS $$
-DECLARE
-  first_month timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-  month_start timestamptz;
-  month_end timestamptz;
-  partition_name text;
-BEGIN
-  IF months_ahead IS NULL OR months_ahead < 0 OR months_ahead > 120 THEN
-    RAISE EXCEPTION 'months_ahead must be between 0 and 120, got %', months_ahead
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  FOR i IN 0..months_ahead LOOP
-    month_start := first_month + make_interval(months => i);
-    month_end := month_start + interval '1 month';
-    partition_name := format('execution_history_y%sm%s',
-      to_char(month_start AT TIME ZONE 'UTC', 'YYYY'), to_char(month_start AT TIME ZONE 'UTC', 'MM'));
-    CONTINUE WHEN to_regclass('public.' || partition_name) IS NOT NULL;
-    EXECUTE format('CREATE TABLE public.%I (LIKE public.execution_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', partition_name);
-    EXECUTE format(
-      'WITH moved AS (DELETE FROM public.execution_history_default WHERE completed_at >= $1 AND completed_at < $2 RETURNING *)
-       INSERT INTO public.%I SELECT * FROM moved', partition_name)
-      USING month_start, month_end;
-    EXECUTE format('ALTER TABLE public.execution_history ATTACH PARTITION public.%I FOR VALUES FROM (%L) TO (%L)',
-      partition_name, month_start, month_end);
-    EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', partition_name);
-    EXECUTE format('ALTER TABLE public.%I FORCE ROW LEVEL SECURITY', partition_name);
-    EXECUTE format('REVOKE ALL ON public.%I FROM PUBLIC', partition_name);
-    RETURN NEXT partition_name;
-  END LOOP;
-END
-$$;
+      DECLARE
+        first_month timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+        month_start timestamptz;
+        month_end timestamptz;
+        partition_name text;
+      BEGIN
+        IF months_ahead IS NULL OR months_ahead < 0 OR months_ahead > 120 THEN
+          RAISE EXCEPTION 'months_ahead must be between 0 and 120, got %', months_ahead
+            USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOR i IN 0..months_ahead LOOP
+          month_start := first_month + make_interval(months => i);
+          month_end := month_start + interval '1 month';
+          partition_name := format('execution_history_y%sm%s',
+            to_char(month_start AT TIME ZONE 'UTC', 'YYYY'), to_char(month_start AT TIME ZONE 'UTC', 'MM'));
+          CONTINUE WHEN to_regclass('public.' || partition_name) IS NOT NULL;
+          EXECUTE format('CREATE TABLE public.%I (LIKE public.execution_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', partition_name);
+          EXECUTE format(
+            'WITH moved AS (DELETE FROM public.execution_history_default WHERE completed_at >= $1 AND completed_at < $2 RETURNING *)
+             INSERT INTO public.%I SELECT * FROM moved', partition_name)
+            USING month_start, month_end;
+          EXECUTE format('ALTER TABLE public.execution_history ATTACH PARTITION public.%I FOR VALUES FROM (%L) TO (%L)',
+            partition_name, month_start, month_end);
+          EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', partition_name);
+          EXECUTE format('ALTER TABLE public.%I FORCE ROW LEVEL SECURITY', partition_name);
+          EXECUTE format('REVOKE ALL ON public.%I FROM PUBLIC', partition_name);
+          RETURN NEXT partition_name;
+        END LOOP;
+      END
+      $$;
 
 CREATE FUNCTION fdl_drop_history_partitions_before(cutoff timestamptz)
   RETURNS SETOF text
@@ -46,27 +47,27 @@ CREATE FUNCTION fdl_drop_history_partitions_before(cutoff timestamptz)
   SECURITY DEFINER
   SET search_path = pg_catalog
 AS $$
-DECLARE
-  partition record;
-BEGIN
-  IF cutoff IS NULL THEN
-    RAISE EXCEPTION 'cutoff must not be null' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  FOR partition IN
-    SELECT c.oid::regclass AS qualified_name, c.relname::text AS name,
-           (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper_bound
-    FROM pg_inherits i
-    JOIN pg_class c ON c.oid = i.inhrelid
-    WHERE i.inhparent = 'public.execution_history'::regclass
-      AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
-    ORDER BY upper_bound
-  LOOP
-    CONTINUE WHEN partition.upper_bound > cutoff;
-    EXECUTE format('DROP TABLE %s', partition.qualified_name);
-    RETURN NEXT partition.name;
-  END LOOP;
-END
-$$;
+      DECLARE
+        partition record;
+      BEGIN
+        IF cutoff IS NULL THEN
+          RAISE EXCEPTION 'cutoff must not be null' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOR partition IN
+          SELECT c.oid::regclass AS qualified_name, c.relname::text AS name,
+                 (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper_bound
+          FROM pg_inherits i
+          JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'public.execution_history'::regclass
+            AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+          ORDER BY upper_bound
+        LOOP
+          CONTINUE WHEN partition.upper_bound > cutoff;
+          EXECUTE format('DROP TABLE %s', partition.qualified_name);
+          RETURN NEXT partition.name;
+        END LOOP;
+      END
+      $$;
 
 REVOKE ALL ON FUNCTION fdl_create_history_partitions(integer) FROM PUBLIC;
 
