@@ -1,14 +1,36 @@
 import { Client } from 'pg';
+import { dockerEngineAnswers, startPostgresContainer } from './docker-engine';
+
+/** How to stop what resolveTestServer started (a container), if anything. */
+let stopStarted: (() => Promise<void>) | undefined;
 
 /**
- * Where the tests find PostgreSQL: `TEST_DATABASE_URL` when set (any reachable server, the CI path),
- * otherwise the local server on 127.0.0.1:5432 as `postgres`. Returns a URL to its maintenance
- * database; every spec file then gets a database of its own on that server.
+ * Where the tests find PostgreSQL: `TEST_DATABASE_URL` when set (any reachable server, the CI
+ * path); otherwise a `postgres:16` container started with Testcontainers when a Docker engine
+ * answers; otherwise the local server on 127.0.0.1:5432 as `postgres`. Returns a URL to its
+ * maintenance database; every spec file then gets a database of its own on that server.
  */
 export async function resolveTestServer(): Promise<string> {
-  const candidates = process.env.TEST_DATABASE_URL
-    ? [process.env.TEST_DATABASE_URL]
-    : ['postgres://postgres@127.0.0.1:5432/postgres'];
+  if (process.env.TEST_DATABASE_URL) return checkServer([process.env.TEST_DATABASE_URL], 'TEST_DATABASE_URL');
+  const docker = await dockerEngineAnswers();
+  if (docker.answers) {
+    try {
+      const container = await startPostgresContainer();
+      stopStarted = container.stop;
+      console.log(`tests use a postgres:16 container (Testcontainers): ${docker.reason}`);
+      return await checkServer([container.url], 'the postgres:16 container');
+    } catch (error) {
+      console.warn(`Testcontainers could not start postgres:16 (${(error as Error).message}); trying the local server`);
+    }
+  }
+  return checkServer(['postgres://postgres@127.0.0.1:5432/postgres'], 'the local server');
+}
+
+export async function stopTestServer(): Promise<void> {
+  await stopStarted?.();
+}
+
+async function checkServer(candidates: string[], what: string): Promise<string> {
   const failures: string[] = [];
   for (const url of candidates) {
     const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
@@ -24,9 +46,9 @@ export async function resolveTestServer(): Promise<string> {
     }
   }
   throw new Error(
-    `No PostgreSQL for the tests. Tried ${failures.join('; ')}. ` +
+    `No PostgreSQL for the tests (${what}). Tried ${failures.join('; ')}. ` +
       'Set TEST_DATABASE_URL=postgres://user:password@host:5432/postgres (a role that may CREATE DATABASE and CREATE ROLE), ' +
-      'or start a local server on 127.0.0.1:5432.',
+      'start a local server on 127.0.0.1:5432, or run a Docker engine for Testcontainers.',
   );
 }
 
