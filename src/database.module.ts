@@ -8,6 +8,7 @@ import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.in
 import { createDataSource, repositoryProviders, resolvedConfigProvider, typeOrmOptions } from './database.providers';
 import { DatabaseServer } from './database-server';
 import { AuditTrail } from './audit/audit-trail.service';
+import { DatabaseHealthIndicator } from './health/database-health.indicator';
 import { ArchivalService } from './lifecycle/archival.service';
 import { ExecutionsService } from './lifecycle/executions.service';
 import { FlowVersionsService } from './lifecycle/flow-versions.service';
@@ -37,7 +38,7 @@ export class DatabaseModule extends ConfigurableDatabaseModule {
   }
 }
 
-const lifecycleServices = [AuditTrail, FlowVersionsService, ExecutionsService, ArchivalService, HistoryPartitionsService];
+const lifecycleServices = [AuditTrail, FlowVersionsService, ExecutionsService, ArchivalService, HistoryPartitionsService, DatabaseHealthIndicator];
 
 function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): DynamicModule {
   const providers = [

@@ -43,3 +43,5 @@ export {
   NotFoundInTenantError,
 } from './lifecycle/lifecycle.errors';
 export type { RunOptions } from './tenancy/tenancy.service';
+export { DatabaseHealthIndicator } from './health/database-health.indicator';
+export type { DatabaseHealthReport } from './health/database-health.indicator';

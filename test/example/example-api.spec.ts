@@ -149,6 +149,11 @@ describe.each(BACKENDS)('Example API on $name', (backend) => {
     expect(await audits()).toBe(before);
   });
 
+  it('GET /health reports the database reachable, migrated, and the pool', async () => {
+    const res = await http().get('/health').expect(200);
+    expect(res.body.info.database).toMatchObject({ status: 'up', reachable: true, pendingMigrations: false, pool: { size: expect.any(Number) } });
+  });
+
   it('a malformed flow id is 400, not a database error', async () => {
     await as(acme).get('/flows/not-a-uuid').expect(400);
   });

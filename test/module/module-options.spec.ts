@@ -3,7 +3,8 @@ import type { INestApplication } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import request from 'supertest';
 import { Repository } from 'typeorm';
-import { DatabaseModule, type DatabaseModuleOptions, Flow } from '../../src';
+import { DatabaseHealthIndicator, DatabaseModule, type DatabaseModuleOptions, Flow } from '../../src';
+import { withDataSource } from '../utils/migrate';
 import { bootApp } from '../utils/apps';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
 import { asTenant } from '../utils/tenant-sql';
@@ -93,5 +94,20 @@ describe(DatabaseModule.name, () => {
     const app = await boot(DatabaseModule.forRoot({ useDatabase: true, url: db.url, readEnvironment: false }));
     const res = await request(app.getHttpServer()).get('/flows').set('X-Tenant-ID', tenantA);
     expect(res.status).toBe(500);
+  });
+});
+
+describe(DatabaseHealthIndicator.name, () => {
+  it('reports pending migrations as unhealthy, with the pool figures', async () => {
+    const db = await createTestDatabase();
+    await withDataSource(db.url, (dataSource) => dataSource.undoLastMigration({ transaction: 'all' }));
+    const app = await bootApp(appWith(DatabaseModule.forRoot({ useDatabase: true, url: db.url, readEnvironment: false, poolSize: 3 })));
+    try {
+      const report = await app.get(DatabaseHealthIndicator).report();
+      expect(report).toMatchObject({ healthy: false, reachable: true, pendingMigrations: true, pool: { size: 3, waiting: 0 } });
+    } finally {
+      await app.close();
+      await db.drop();
+    }
   });
 });
