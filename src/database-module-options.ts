@@ -39,6 +39,8 @@ export interface DatabaseModuleOptions {
    * long. Env: `FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT`. Default: `60`.
    */
   idleInTransactionTimeout?: number;
+  /** Queries slower than this many seconds are logged as warnings. Env: `FDL_DB_SLOW_QUERY`. Default: `1`. */
+  slowQueryThreshold?: number;
   /**
    * Apply pending migrations at start, under an advisory lock so that replicas starting together
    * apply each migration once. The embedded database always migrates. Default: `false`.

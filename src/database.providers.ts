@@ -1,4 +1,4 @@
-import type { Provider } from '@nestjs/common';
+import { Logger, type Provider } from '@nestjs/common';
 import { getDataSourceToken, getRepositoryToken, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { type DatabaseConfig, loadDatabaseConfig } from './config/database-config';
@@ -7,6 +7,7 @@ import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.in
 import { DATABASE_ENTITIES } from './entities';
 import { DATABASE_MIGRATIONS } from './migrations';
 import { runPendingMigrations } from './migrations/migration-lock';
+import { NestTypeOrmLogger } from './logging/nest-typeorm.logger';
 import { TenantContext } from './tenancy/tenant-context';
 import { TenantScopedRepository } from './tenancy/tenant-scoped.repository';
 
@@ -23,6 +24,7 @@ export const resolvedConfigProvider: Provider = {
       queryTimeout: options.queryTimeout,
       acquireTimeout: options.acquireTimeout,
       idleInTransactionTimeout: options.idleInTransactionTimeout,
+      slowQueryThreshold: options.slowQueryThreshold,
     }),
 };
 
@@ -47,6 +49,8 @@ export function typeOrmOptions(config: DatabaseConfig, url: string, embedded = f
     },
     retryAttempts: 2,
     retryDelay: 1000,
+    logger: new NestTypeOrmLogger(),
+    maxQueryExecutionTime: Math.round(config.slowQueryThreshold * 1000),
   };
 }
 
@@ -58,7 +62,10 @@ export async function createDataSource(
   const dataSource = await new DataSource(options).initialize();
   if (migrate) {
     try {
-      await runPendingMigrations(dataSource);
+      const applied = await runPendingMigrations(dataSource);
+      new Logger('DatabaseModule').log(
+        applied.length ? `Applied migrations: ${applied.map((m) => m.name).join(', ')}` : 'Migrations up to date',
+      );
     } catch (error) {
       await dataSource.destroy();
       throw error;

@@ -17,12 +17,15 @@ export interface DatabaseConfig {
   acquireTimeout: number;
   /** `idle_in_transaction_session_timeout`, in seconds: the backstop for a transaction left open. */
   idleInTransactionTimeout: number;
+  /** Queries slower than this many seconds are logged as warnings. */
+  slowQueryThreshold: number;
 }
 
 export const DEFAULT_POOL_SIZE = 10;
 export const DEFAULT_QUERY_TIMEOUT_SECONDS = 30;
 export const DEFAULT_ACQUIRE_TIMEOUT_SECONDS = 5;
 export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 60;
+export const DEFAULT_SLOW_QUERY_THRESHOLD_SECONDS = 1;
 const MAX_POOL_SIZE = 1000;
 
 type Env = Record<string, string | undefined>;
@@ -52,6 +55,10 @@ export function loadDatabaseConfig(env: Env = process.env, overrides: Partial<Da
         parseOptional(env, 'FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT', parseSeconds) ??
         DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
     ),
+    slowQueryThreshold: pick(
+      overrides.slowQueryThreshold,
+      () => parseOptional(env, 'FDL_DB_SLOW_QUERY', parseSeconds) ?? DEFAULT_SLOW_QUERY_THRESHOLD_SECONDS,
+    ),
   });
 }
 
@@ -76,6 +83,7 @@ export function validateDatabaseConfig(config: DatabaseConfig): DatabaseConfig {
   assertPositiveSeconds(config.queryTimeout, 'FDL_DB_TIMEOUT');
   assertPositiveSeconds(config.acquireTimeout, 'FDL_DB_ACQUIRE_TIMEOUT');
   assertPositiveSeconds(config.idleInTransactionTimeout, 'FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT');
+  assertPositiveSeconds(config.slowQueryThreshold, 'FDL_DB_SLOW_QUERY');
   return config;
 }
 

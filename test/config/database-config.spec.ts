@@ -12,6 +12,7 @@ describe(loadDatabaseConfig.name, () => {
       queryTimeout: 30,
       acquireTimeout: 5,
       idleInTransactionTimeout: 60,
+      slowQueryThreshold: 1,
     });
   });
 
@@ -26,7 +27,7 @@ describe(loadDatabaseConfig.name, () => {
         FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT: '90',
         FDL_DATA_DIR: '/var/lib/fdl',
       }),
-    ).toEqual({ backend: 'postgres', url, dataDir: '/var/lib/fdl', poolSize: 25, queryTimeout: 2.5, acquireTimeout: 1, idleInTransactionTimeout: 90 });
+    ).toEqual({ backend: 'postgres', url, dataDir: '/var/lib/fdl', poolSize: 25, queryTimeout: 2.5, acquireTimeout: 1, idleInTransactionTimeout: 90, slowQueryThreshold: 1 });
   });
 
   it.each([

@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import { type INestApplication, Logger } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
@@ -42,6 +42,18 @@ describe('Pool and timeouts', () => {
     const next = await ProbeController.poolFacts(app.get<DataSource>(getDataSourceToken()));
     expect(next.inTransaction).toBe(false);
     await request(app.getHttpServer()).get('/probe/facts').set('X-Tenant-ID', tenant).expect(200);
+  });
+
+  it('logs a query slower than the threshold as a warning, without its parameters', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const slow = await bootApp(ProbeModule.register({ url: db.url, slowQueryThreshold: 0.2 }));
+      await request(slow.getHttpServer()).get('/probe/sleep?s=0.4').set('X-Tenant-ID', tenant).expect(200);
+      await slow.close();
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^slow query \(\d+ ms\): SELECT pg_sleep\(\$1\)$/));
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('refuses to start with an invalid option, naming it', async () => {
