@@ -63,7 +63,8 @@ export class ArchivalService {
          FOR UPDATE SKIP LOCKED
        ),
        moved AS (
-         DELETE FROM execution_snapshots s USING claimed c WHERE s.id = c.id
+         -- = ANY(ARRAY(…)) deletes by primary key; a join would hash the whole table every batch.
+         DELETE FROM execution_snapshots s WHERE s.id = ANY (ARRAY(SELECT id FROM claimed))
          RETURNING s.*
        ),
        archived AS (
