@@ -47,7 +47,8 @@ interface CliRun {
  * would cost ~3 s per process.
  */
 function npmRun(script: 'migration:run' | 'migration:revert' | 'migration:show', databaseUrl: string | undefined): CliRun {
-  const env: NodeJS.ProcessEnv = { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', DATABASE_URL: databaseUrl };
+  // NO_COLOR: under CI=true the CLI colours its output, which the assertions below read as text.
+  const env: NodeJS.ProcessEnv = { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', NO_COLOR: '1', FORCE_COLOR: '0', DATABASE_URL: databaseUrl };
   if (databaseUrl === undefined) delete env.DATABASE_URL;
   const child = spawn('npm', ['run', '--silent', script], { cwd: REPOSITORY, env });
   let stdout = '';
