@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { DATABASE_ENTITIES, DATABASE_MIGRATIONS } from '../src';
+import { migrationDataSourceOptions } from '../src';
 
 /** The server the bench uses: BENCH_DATABASE_URL, TEST_DATABASE_URL, or the local one. */
 export function benchServerUrl(): string {
@@ -32,14 +32,7 @@ export async function createBenchDatabase(): Promise<{ name: string; url: string
 }
 
 export function migrationDataSource(url: string): DataSource {
-  return new DataSource({
-    type: 'postgres',
-    url,
-    entities: DATABASE_ENTITIES,
-    migrations: DATABASE_MIGRATIONS,
-    installExtensions: false,
-    uuidExtension: 'pgcrypto',
-  });
+  return new DataSource(migrationDataSourceOptions(url));
 }
 
 /** Applies all migrations and returns how long `runMigrations` took, in ms. */

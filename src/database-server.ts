@@ -7,8 +7,8 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { DatabaseConfig } from './config/database-config';
 import { RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
-import { DATABASE_ENTITIES } from './entities';
 import { DATABASE_MIGRATIONS } from './migrations';
+import { migrationDataSourceOptions } from './migrations/migration-data-source-options';
 import type { EmbeddedPostgres } from './embedded/embedded-postgres';
 
 /**
@@ -77,15 +77,7 @@ function migrationsKey(): string {
 
 /** The embedded database has one process by construction: no migration lock is needed. */
 async function migrateEmbedded(url: string): Promise<void> {
-  const dataSource = await new DataSource({
-    type: 'postgres',
-    url,
-    entities: DATABASE_ENTITIES,
-    migrations: DATABASE_MIGRATIONS,
-    installExtensions: false,
-    uuidExtension: 'pgcrypto',
-    poolSize: 1,
-  }).initialize();
+  const dataSource = await new DataSource({ ...migrationDataSourceOptions(url), poolSize: 1 }).initialize();
   try {
     await dataSource.runMigrations({ transaction: 'all' });
   } finally {

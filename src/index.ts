@@ -7,6 +7,7 @@ export { DatabaseConfigError } from './config/database-config.error';
 
 export * from './entities';
 export { DATABASE_MIGRATIONS } from './migrations';
+export { migrationDataSourceOptions } from './migrations/migration-data-source-options';
 export { runPendingMigrations, withMigrationLock } from './migrations/migration-lock';
 
 export { TenancyService } from './tenancy/tenancy.service';

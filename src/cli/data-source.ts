@@ -5,8 +5,7 @@
 import 'reflect-metadata';
 import { assertPostgresUrl } from '../config/database-config';
 import { DatabaseConfigError } from '../config/database-config.error';
-import { DATABASE_ENTITIES } from '../entities';
-import { DATABASE_MIGRATIONS } from '../migrations';
+import { migrationDataSourceOptions } from '../migrations/migration-data-source-options';
 import { MigrationDataSource } from './migration-data-source';
 
 function databaseUrl(): string {
@@ -28,12 +27,4 @@ function databaseUrl(): string {
   }
 }
 
-export default new MigrationDataSource({
-  type: 'postgres',
-  url: databaseUrl(),
-  entities: DATABASE_ENTITIES,
-  migrations: DATABASE_MIGRATIONS,
-  migrationsTransactionMode: 'all',
-  uuidExtension: 'pgcrypto',
-  installExtensions: false,
-});
+export default new MigrationDataSource(migrationDataSourceOptions(databaseUrl()));

@@ -1,6 +1,5 @@
 import { DataSource } from 'typeorm';
-import { DATABASE_ENTITIES } from '../../src/entities';
-import { DATABASE_MIGRATIONS } from '../../src/migrations';
+import { migrationDataSourceOptions } from '../../src/migrations/migration-data-source-options';
 import { databaseUrl, dropDatabase, withServerClient } from '../utils/test-database';
 import { resolveTestServer } from './postgres-server';
 
@@ -12,14 +11,7 @@ export default async function globalSetup(): Promise<void> {
 
   await dropDatabase(template);
   await withServerClient((client) => client.query(`CREATE DATABASE "${template}" TEMPLATE template0`));
-  const dataSource = new DataSource({
-    type: 'postgres',
-    url: databaseUrl(template),
-    entities: DATABASE_ENTITIES,
-    migrations: DATABASE_MIGRATIONS,
-    installExtensions: false,
-    uuidExtension: 'pgcrypto',
-  });
+  const dataSource = new DataSource(migrationDataSourceOptions(databaseUrl(template)));
   await dataSource.initialize();
   try {
     await dataSource.runMigrations({ transaction: 'all' });

@@ -2,20 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { DATABASE_ENTITIES, DATABASE_MIGRATIONS } from '../../src';
+import { migrationDataSourceOptions } from '../../src';
 
 export const SQL_MIGRATIONS_DIR = join(__dirname, '..', '..', 'migrations');
 
 /** A DataSource for running the TypeORM migrations against `url` (not initialised). */
 export function migrationDataSource(url: string): DataSource {
-  return new DataSource({
-    type: 'postgres',
-    url,
-    entities: DATABASE_ENTITIES,
-    migrations: DATABASE_MIGRATIONS,
-    installExtensions: false,
-    uuidExtension: 'pgcrypto',
-  });
+  return new DataSource(migrationDataSourceOptions(url));
 }
 
 export async function withDataSource<T>(url: string, work: (dataSource: DataSource) => Promise<T>): Promise<T> {
