@@ -57,11 +57,6 @@ export class ScopedTransaction {
     this.manager = this.queryRunner.manager;
   }
 
-  /** Whether a connection was borrowed (the prelude has been sent). */
-  get isConnected(): boolean {
-    return this.client !== undefined;
-  }
-
   /** Commits (`commit: true`) or rolls back, then returns the connection to the pool. Idempotent. */
   async end(commit: boolean): Promise<void> {
     if (this.ended) return;
