@@ -1,15 +1,13 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { DatabaseConfig } from './config/database-config';
-import { RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
-import { DATABASE_MIGRATIONS } from './migrations';
+import { DatabaseConfigError } from './config/database-config.error';
+import type { DatabaseModuleOptions } from './database-module-options';
+import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
+import { EmbeddedDatabase } from './embedded/embedded-database';
 import { migrationDataSourceOptions } from './migrations/migration-data-source-options';
-import type { EmbeddedPostgres } from './embedded/embedded-postgres';
 
 /**
  * The PostgreSQL the module talks to: the server at DATABASE_URL, or the embedded one it starts
@@ -19,10 +17,11 @@ import type { EmbeddedPostgres } from './embedded/embedded-postgres';
 export class DatabaseServer implements OnApplicationShutdown {
   private readonly logger = new Logger('DatabaseModule');
   private resolved?: Promise<string>;
-  private embedded?: EmbeddedPostgres;
+  private embedded?: EmbeddedDatabase;
 
   constructor(
     @Inject(RESOLVED_DATABASE_CONFIG) private readonly config: DatabaseConfig,
+    @Inject(DATABASE_MODULE_OPTIONS) private readonly options: DatabaseModuleOptions,
     private readonly moduleRef: ModuleRef,
   ) {}
 
@@ -35,24 +34,31 @@ export class DatabaseServer implements OnApplicationShutdown {
   }
 
   private async useServer(): Promise<string> {
+    if (this.options.embeddedDatabase) {
+      await this.options.embeddedDatabase.stop();
+      throw new DatabaseConfigError('embeddedDatabase was given, but the module is configured for the server at DATABASE_URL');
+    }
     this.logger.log(`Using PostgreSQL at ${redactUrl(this.config.url!)} (pool ${this.config.poolSize})`);
     return this.config.url!;
   }
 
   private async startEmbedded(): Promise<string> {
     const started = Date.now();
-    const { startEmbeddedPostgres } = await import('./embedded/embedded-postgres');
-    this.embedded = await startEmbeddedPostgres({
-      dataDir: this.config.dataDir,
-      snapshotKey: migrationsKey(),
-      prepare: (url) => migrateEmbedded(url),
-      log: (message) => this.logger.warn(message),
-    });
+    const given = this.options.embeddedDatabase;
+    const embedded = (this.embedded = given ?? EmbeddedDatabase.launch({ dataDir: this.config.dataDir }));
+    if (embedded.dataDir !== this.config.dataDir) {
+      await embedded.stop();
+      throw new DatabaseConfigError(
+        `embeddedDatabase keeps its data ${where(embedded.dataDir)}, but the module is configured to keep it ${where(this.config.dataDir)}`,
+      );
+    }
+    const { url, startedFrom } = await embedded.ready({ prepare: migrateEmbedded, log: (message) => this.logger.warn(message) });
     this.logger.log(
       `Using embedded PostgreSQL (PGlite, ${this.config.dataDir ? `data in ${this.config.dataDir}` : 'in memory'}; ` +
-        `${this.embedded.startedFrom}, ready in ${Date.now() - started} ms). Set FDL_USE_DATABASE=true and DATABASE_URL for a real server.`,
+        `${startedFrom}, ready in ${Date.now() - started} ms${given ? ' after the module asked' : ''}). ` +
+        'Set FDL_USE_DATABASE=true and DATABASE_URL for a real server.',
     );
-    return this.embedded.url;
+    return url;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -64,16 +70,7 @@ export class DatabaseServer implements OnApplicationShutdown {
   }
 }
 
-/** Names the schema the migrations produce, so a snapshot is only reused for the same migrations. */
-function migrationsKey(): string {
-  // The package's exports hide its package.json: find it next to the resolved entry point.
-  const entry = require.resolve('@electric-sql/pglite');
-  const pglite = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')).version as string;
-  return createHash('sha256')
-    .update([pglite, ...DATABASE_MIGRATIONS.map((migration) => migration.name)].join('\n'))
-    .digest('hex')
-    .slice(0, 16);
-}
+const where = (dataDir: string | undefined) => (dataDir ? `in ${dataDir}` : 'in memory');
 
 /** The embedded database has one process by construction: no migration lock is needed. */
 async function migrateEmbedded(url: string): Promise<void> {

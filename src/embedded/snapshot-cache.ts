@@ -1,6 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { DATABASE_MIGRATIONS } from '../migrations';
 
 /**
  * Where snapshots of an initialised, migrated embedded cluster are kept between starts:
@@ -10,30 +12,18 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.FDL_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'fdl-runtime-db');
 }
 
-export class SnapshotCache {
-  constructor(private readonly dir: string) {}
+/** The snapshot for one cache key (PGlite's version and the migrations it was made with). */
+export function snapshotPath(cacheDir: string, key: string): string {
+  return join(cacheDir, `cluster-${key}.tar`);
+}
 
-  private path(key: string): string {
-    return join(this.dir, `cluster-${key}.tar`);
-  }
-
-  read(key: string): Blob | undefined {
-    try {
-      return new Blob([readFileSync(this.path(key))]);
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Written to a temporary file and renamed: a reader never sees half a snapshot. */
-  async write(key: string, snapshot: Blob): Promise<void> {
-    mkdirSync(this.dir, { recursive: true });
-    const temporary = `${this.path(key)}.${process.pid}.tmp`;
-    writeFileSync(temporary, Buffer.from(await snapshot.arrayBuffer()));
-    renameSync(temporary, this.path(key));
-  }
-
-  discard(key: string): void {
-    rmSync(this.path(key), { force: true });
-  }
+/** Names the schema the migrations produce, so a snapshot is only reused for the same migrations. */
+export function snapshotKey(): string {
+  // The package's exports hide its package.json: find it next to the resolved entry point.
+  const entry = require.resolve('@electric-sql/pglite');
+  const pglite = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')).version as string;
+  return createHash('sha256')
+    .update([pglite, ...DATABASE_MIGRATIONS.map((migration) => migration.name)].join('\n'))
+    .digest('hex')
+    .slice(0, 16);
 }

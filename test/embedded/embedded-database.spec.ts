@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseConfigError } from '../../src';
-import { startEmbeddedPostgres } from '../../src/embedded/embedded-postgres';
+import { EmbeddedDatabase } from '../../src/embedded/embedded-database';
 import { migrationDataSource } from '../utils/migrate';
 import { asSystem, asTenant } from '../utils/tenant-sql';
 
@@ -17,7 +17,11 @@ describe('Embedded PostgreSQL (PGlite)', () => {
       await dataSource.destroy();
     }
   };
-  const start = (dataDir?: string) => startEmbeddedPostgres({ dataDir, cacheDir, snapshotKey: 'test', prepare: migrate });
+  const start = async (dataDir?: string) => {
+    const database = EmbeddedDatabase.launch({ dataDir, cacheDir, snapshotKey: 'test' });
+    const { url, startedFrom } = await database.ready({ prepare: migrate });
+    return { url, startedFrom, stop: () => database.stop() };
+  };
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   it('runs the same migrations and enforces the same RLS; a second start loads the migrated snapshot', async () => {
