@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { DatabaseModule, type DatabaseModuleOptions, Flow, WithoutTenant } from '../src';
 import { AppModule } from '../example/app.module';
-import { configureApp } from '../example/main';
+import { configureApp } from '../example/configure-app';
 
 /** The example's GET /flows/:id handler, minus the tenant scoping: the HTTP baseline. */
 @Controller('bench')

@@ -1,4 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
+import type { EmbeddedDatabase } from './embedded/embedded-database';
 
 /** Returns the request's tenant id, or nothing when the request names none. */
 export type TenantResolver = (context: ExecutionContext) => string | null | undefined | Promise<string | null | undefined>;
@@ -25,6 +26,13 @@ export interface DatabaseModuleOptions {
    * open it. Env: `FDL_DATA_DIR`. Default: in memory.
    */
   dataDir?: string;
+  /**
+   * The embedded database already started by `startEmbeddedDatabase()` (from
+   * `fdl-runtime-db/embedded`) at the top of `main.ts`, so that its start overlapped the
+   * application's. It must keep its data where the module is configured to. Default: the module
+   * starts the embedded database itself.
+   */
+  embeddedDatabase?: EmbeddedDatabase;
   /** Connections in the pool. Env: `FDL_DB_POOL_SIZE`. Default: `10`. */
   poolSize?: number;
   /** `statement_timeout` of every tenant transaction, in seconds. Env: `FDL_DB_TIMEOUT`. Default: `30`. */

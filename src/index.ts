@@ -4,6 +4,8 @@ export type { DatabaseModuleExtras, DatabaseModuleOptions, TenantResolver } from
 export { loadDatabaseConfig, validateDatabaseConfig } from './config/database-config';
 export type { DatabaseBackend, DatabaseConfig } from './config/database-config';
 export { DatabaseConfigError } from './config/database-config.error';
+export { startEmbeddedDatabase } from './embedded/start-embedded-database';
+export type { EmbeddedDatabase } from './embedded/embedded-database';
 
 export * from './entities';
 export { DATABASE_MIGRATIONS } from './migrations';

@@ -3,6 +3,7 @@ import { Body, Controller, Get, Injectable, Module, Post } from '@nestjs/common'
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { DatabaseModule, Flow, Tenant, TenancyService, WithoutTenant } from 'fdl-runtime-db';
+import { embeddedDatabase } from './embedded-database';
 
 @Injectable()
 export class CatalogService {
@@ -47,7 +48,7 @@ export class CatalogController {
 }
 
 @Module({
-  imports: [DatabaseModule.forRoot({ globalInterceptor: true })],
+  imports: [DatabaseModule.forRoot({ globalInterceptor: true, embeddedDatabase })],
   controllers: [CatalogController],
   providers: [CatalogService],
 })

@@ -1,3 +1,4 @@
+import './embedded-database';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';

@@ -2,7 +2,7 @@ import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { DatabaseModuleOptions } from '../../src';
 import { AppModule } from '../../example/app.module';
-import { configureApp } from '../../example/main';
+import { configureApp } from '../../example/configure-app';
 
 /** Boots `module` as an HTTP app (not listening) with Nest's logger silenced. */
 export async function bootApp(module: DynamicModule): Promise<INestApplication> {
