@@ -7,7 +7,14 @@ import { AppModule } from './app.module';
 import { configureApp } from './configure-app';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create(AppModule.register({ embeddedDatabase }));
+  // Start-up logs are held back until the application exists: a configuration error then reads as
+  // one line below instead of Nest's stack trace (Nest would also exit before our handler ran).
+  const app = await NestFactory.create(AppModule.register({ embeddedDatabase }), {
+    abortOnError: false,
+    bufferLogs: true,
+    autoFlushLogs: false,
+  });
+  app.flushLogs();
   configureApp(app);
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);
@@ -16,7 +23,12 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: Error) => {
-  // A configuration error is the operator's to fix: one line, not a stack trace.
-  console.error(error.name === 'DatabaseConfigError' ? `error: ${error.message}` : error);
+  // A configuration error is the operator's to fix: one line. Anything else: the whole story.
+  if (error.name === 'DatabaseConfigError') {
+    console.error(`error: ${error.message}`);
+  } else {
+    Logger.flush();
+    console.error(error);
+  }
   process.exit(1);
 });
