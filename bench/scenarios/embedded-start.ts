@@ -40,24 +40,38 @@ async function timeStart(cacheDir: string): Promise<number> {
   }
 }
 
-/** Cold (empty snapshot cache: initdb + migrations) and warm (snapshot) starts of the example app. */
-export async function embeddedStart(): Promise<ReportRow[]> {
-  const cacheDir = mkdtempSync(join(tmpdir(), 'fdl-bench-cache-'));
-  try {
-    const cold = await timeStart(cacheDir);
-    const warm = await timeStart(cacheDir);
-    const row = (name: string, ms: number, target: number): ReportRow => ({
-      group: 'embedded',
-      name,
-      ops: 1,
-      opsPerSec: NaN,
-      p50Ms: ms,
-      p99Ms: NaN,
-      target: `≤ ${target} ms`,
-      met: ms <= target,
-    });
-    return [row('npm start → first response, cold (initdb + migrations)', cold, 5000), row('npm start → first response, warm (snapshot)', warm, 2000)];
-  } finally {
-    rmSync(cacheDir, { recursive: true, force: true });
+/**
+ * Cold (empty snapshot cache: initdb + migrations) and warm (snapshot) starts of the example app,
+ * `runs` of each: the median is the figure (p50), the slowest is shown in the p99 column.
+ */
+export async function embeddedStart(runs: number): Promise<ReportRow[]> {
+  const cold: number[] = [];
+  const warm: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'fdl-bench-cache-'));
+    try {
+      cold.push(await timeStart(cacheDir));
+      warm.push(await timeStart(cacheDir));
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
   }
+  const row = (name: string, ms: number[], target: number): ReportRow => {
+    const sorted = [...ms].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    return {
+      group: 'embedded',
+      name: `${name}, median of ${runs}`,
+      ops: runs,
+      opsPerSec: NaN,
+      p50Ms: median,
+      p99Ms: sorted[sorted.length - 1],
+      target: `≤ ${target} ms`,
+      met: median <= target,
+    };
+  };
+  return [
+    row('npm start → first response, cold (initdb + migrations)', cold, 5000),
+    row('npm start → first response, warm (snapshot)', warm, 2000),
+  ];
 }
