@@ -51,12 +51,16 @@ describe('npm start on the embedded database', () => {
     throw new Error(`the app did not serve:\n${app.output()}`);
   }
 
-  const call = (app: Started, method: string, path: string, body?: object, tenant?: string) =>
-    fetch(`http://127.0.0.1:${app.port}${path}`, {
+  /** The response body, parsed; throws on a status other than `expected`. */
+  async function call<T = { id: string }>(app: Started, method: string, path: string, expected: number, body?: object, tenant?: string): Promise<T> {
+    const response = await fetch(`http://127.0.0.1:${app.port}${path}`, {
       method,
       headers: { 'content-type': 'application/json', ...(tenant ? { 'x-tenant-id': tenant } : {}) },
       body: body && JSON.stringify(body),
     });
+    if (response.status !== expected) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as T;
+  }
 
   it.each([
     [{ FDL_USE_DATABASE: 'banana' }, `error: FDL_USE_DATABASE must be 'true' (use DATABASE_URL) or 'false'/unset (embedded PostgreSQL), got "banana"`],
@@ -73,8 +77,8 @@ describe('npm start on the embedded database', () => {
     const dataDir = join(scratch, 'data');
     const first = await serving(await start({ FDL_DATA_DIR: dataDir }));
     expect(first.output()).toMatch(new RegExp(`Using embedded PostgreSQL \\(PGlite, data in ${dataDir}; fresh`));
-    const tenant = (await (await call(first, 'POST', '/tenants', { name: 'kept' })).json()).id;
-    expect((await call(first, 'POST', '/flows', { name: 'survives restarts' }, tenant)).status).toBe(201);
+    const tenant = (await call(first, 'POST', '/tenants', 201, { name: 'kept' })).id;
+    await call(first, 'POST', '/flows', 201, { name: 'survives restarts' }, tenant);
 
     const second = await start({ FDL_DATA_DIR: dataDir });
     expect((await second.exited).code).toBe(1);
@@ -88,11 +92,11 @@ describe('npm start on the embedded database', () => {
 
     const reopened = await serving(await start({ FDL_DATA_DIR: dataDir }));
     expect(reopened.output()).toContain(`data in ${dataDir}; data-dir`);
-    const flows = await (await call(reopened, 'GET', '/flows', undefined, tenant)).json();
-    expect(flows.map((flow: { name: string }) => flow.name)).toEqual(['survives restarts']);
+    const flows = await call<{ name: string }[]>(reopened, 'GET', '/flows', 200, undefined, tenant);
+    expect(flows.map((flow) => flow.name)).toEqual(['survives restarts']);
     // Isolation holds on the reopened cluster: another tenant sees none of it.
-    const other = (await (await call(reopened, 'POST', '/tenants', { name: 'other' })).json()).id;
-    expect(await (await call(reopened, 'GET', '/flows', undefined, other)).json()).toEqual([]);
+    const other = (await call(reopened, 'POST', '/tenants', 201, { name: 'other' })).id;
+    expect(await call(reopened, 'GET', '/flows', 200, undefined, other)).toEqual([]);
 
     reopened.child.kill('SIGINT');
     expect(await reopened.exited).toEqual({ code: null, signal: 'SIGINT' });
