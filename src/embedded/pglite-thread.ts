@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PGliteWorkerOptions, PGliteWorkerReply, PGliteWorkerRequest } from './pglite-worker.protocol';
 
-type Awaited = 'started' | 'snapshot-taken' | 'stopped';
-const ANSWERS: Record<'start' | PGliteWorkerRequest['type'], Awaited> = { start: 'started', snapshot: 'snapshot-taken', stop: 'stopped' };
+type Awaited = 'started' | 'snapshot-started' | 'stopped';
+const ANSWERS: Record<'start' | PGliteWorkerRequest['type'], Awaited> = { start: 'started', snapshot: 'snapshot-started', stop: 'stopped' };
 
 /** The embedded database's thread, seen from the application's: start it, snapshot it, stop it. */
 export class PGliteThread {
@@ -39,8 +39,8 @@ export class PGliteThread {
   }
 
   /**
-   * Snapshots the cluster as it is now into `path`. Resolves once the snapshot is taken; the file is
-   * written afterwards, before any later request (a `stop` included) is handled.
+   * Snapshots the cluster as it is now into `path`. Resolves as soon as the snapshot has begun:
+   * statements clients send afterwards run once it is taken, and `stop` waits for its file.
    */
   async snapshot(path: string): Promise<void> {
     await this.request({ type: 'snapshot', path });

@@ -18,7 +18,7 @@ export type PGliteWorkerRequest =
 /** Sent by the thread. */
 export type PGliteWorkerReply =
   | { type: 'started'; connection: string; startedFrom: 'fresh' | 'snapshot' | 'data-dir' }
-  | { type: 'snapshot-taken' }
+  | { type: 'snapshot-started' }
   | { type: 'stopped' }
   | { type: 'log'; message: string }
   | { type: 'failed'; request: 'start' | PGliteWorkerRequest['type']; message: string };
