@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PGliteWorkerOptions, PGliteWorkerReply, PGliteWorkerRequest } from './pglite-worker.protocol';
 
-type Awaited = 'started' | 'snapshot-started' | 'stopped';
-const ANSWERS: Record<'start' | PGliteWorkerRequest['type'], Awaited> = { start: 'started', snapshot: 'snapshot-started', stop: 'stopped' };
+type Answer = 'started' | 'snapshot-started' | 'stopped';
+const ANSWERS: Record<'start' | PGliteWorkerRequest['type'], Answer> = { start: 'started', snapshot: 'snapshot-started', stop: 'stopped' };
 
 /** The embedded database's thread, seen from the application's: start it, snapshot it, stop it. */
 export class PGliteThread {
-  private readonly waiting = new Map<Awaited, { resolve(reply: PGliteWorkerReply): void; reject(error: Error): void }>();
+  private readonly waiting = new Map<Answer, { resolve(reply: PGliteWorkerReply): void; reject(error: Error): void }>();
   private exited = false;
   private stopping = false;
 
@@ -63,7 +63,7 @@ export class PGliteThread {
     return answer;
   }
 
-  private answer(type: Awaited): Promise<PGliteWorkerReply> {
+  private answer(type: Answer): Promise<PGliteWorkerReply> {
     if (this.exited) return Promise.reject(new Error("the embedded database's thread is not running"));
     return new Promise((resolve, reject) => this.waiting.set(type, { resolve, reject }));
   }
