@@ -10,7 +10,9 @@ import { createTenants } from '../utils/tenants';
 /** Sends raw bytes as an HTTP request (for what HTTP clients refuse to send) and returns the status. */
 function rawStatus(port: number, head: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.end(head));
+    // write, not end: a client's FIN makes Node's HTTP server abort a request still being handled
+    // (httpAllowHalfOpen is off), and the answer would be lost. `Connection: close` ends it after.
+    const socket = connect(port, '127.0.0.1', () => socket.write(head));
     let data = '';
     socket.on('data', (chunk) => (data += chunk.toString('latin1')));
     socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
