@@ -1,10 +1,16 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
  * One entry of the append-only, hash-chained audit trail; `tenantId` is null for system entries.
  * Write entries through {@link AuditTrail} so they join the caller's transaction.
  */
 @Entity({ name: 'audit_logs' })
+@Check('CHK_audit_logs_actor', 'length(actor) BETWEEN 1 AND 200')
+@Check('CHK_audit_logs_action', 'length(action) BETWEEN 1 AND 200')
+// (tenant_id, created_at DESC): @Index has no sort order, so this one is left to the migrations.
+@Index('IDX_audit_logs_tenant_created', { synchronize: false })
+@Index('UQ_audit_logs_tenant_chain_position', ['tenantId', 'chainPosition'], { unique: true })
+@Index('UQ_audit_logs_system_chain_position', ['chainPosition'], { unique: true, where: 'tenant_id IS NULL' })
 export class AuditLog {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_audit_logs' })
   id!: string;

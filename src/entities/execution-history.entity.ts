@@ -1,9 +1,17 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, ForeignKey, Index, PrimaryColumn } from 'typeorm';
+import { FlowVersion } from './flow-version.entity';
 import type { FinishedExecutionStatus } from './execution-snapshot.entity';
 
 /** A finished execution moved out of `execution_snapshots`; partitioned by month of `completed_at`. */
 @Entity({ name: 'execution_history' })
 @Index('IDX_execution_history_tenant_flow', ['tenantId', 'flowId'])
+// (tenant_id, completed_at DESC): @Index has no sort order, so this one is left to the migrations.
+@Index('IDX_execution_history_tenant_completed', { synchronize: false })
+@Check('CHK_execution_history_status', "status IN ('completed', 'failed', 'cancelled')")
+@ForeignKey(() => FlowVersion, ['tenantId', 'flowId', 'flowVersionId'], ['tenantId', 'flowId', 'id'], {
+  name: 'FK_execution_history_flow_version',
+  onDelete: 'CASCADE',
+})
 export class ExecutionHistory {
   @PrimaryColumn({ name: 'tenant_id', type: 'uuid', primaryKeyConstraintName: 'PK_execution_history' })
   tenantId!: string;

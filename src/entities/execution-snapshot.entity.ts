@@ -1,4 +1,15 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  ForeignKey,
+  Index,
+  PrimaryGeneratedColumn,
+  Unique,
+  UpdateDateColumn,
+} from 'typeorm';
+import { FlowVersion } from './flow-version.entity';
 
 export type ExecutionStatus = 'pending' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 export type FinishedExecutionStatus = Extract<ExecutionStatus, 'completed' | 'failed' | 'cancelled'>;
@@ -11,6 +22,24 @@ export type FinishedExecutionStatus = Extract<ExecutionStatus, 'completed' | 'fa
 @Entity({ name: 'execution_snapshots' })
 @Unique('UQ_execution_snapshots_tenant_id', ['tenantId', 'id'])
 @Index('IDX_execution_snapshots_tenant_flow', ['tenantId', 'flowId'])
+@Index('IDX_execution_snapshots_tenant_finished', ['tenantId', 'finishedAt'], { where: 'finished_at IS NOT NULL' })
+// (tenant_id, created_at DESC, id DESC) and (tenant_id, status, created_at DESC, id DESC): @Index has
+// no sort order, so these are left to the migrations.
+@Index('IDX_execution_snapshots_tenant_created', { synchronize: false })
+@Index('IDX_execution_snapshots_tenant_status', { synchronize: false })
+@Check(
+  'CHK_execution_snapshots_status',
+  "status IN ('pending', 'running', 'paused', 'completed', 'failed', 'cancelled')",
+)
+@Check(
+  'CHK_execution_snapshots_finished_at',
+  "(status IN ('completed', 'failed', 'cancelled')) = (finished_at IS NOT NULL)",
+)
+@Check('CHK_execution_snapshots_version', 'version > 0')
+@ForeignKey(() => FlowVersion, ['tenantId', 'flowId', 'flowVersionId'], ['tenantId', 'flowId', 'id'], {
+  name: 'FK_execution_snapshots_flow_version',
+  onDelete: 'CASCADE',
+})
 export class ExecutionSnapshot {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_execution_snapshots' })
   id!: string;

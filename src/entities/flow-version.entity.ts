@@ -1,10 +1,17 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, ForeignKey, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { Flow } from './flow.entity';
 
 /** One immutable version of a flow's definition; the database refuses any UPDATE of it. */
 @Entity({ name: 'flow_versions' })
 @Unique('UQ_flow_versions_tenant_id', ['tenantId', 'id'])
 @Unique('UQ_flow_versions_tenant_flow_id', ['tenantId', 'flowId', 'id'])
 @Unique('UQ_flow_versions_tenant_flow_version', ['tenantId', 'flowId', 'version'])
+@Check('CHK_flow_versions_version', 'version > 0')
+@Check('CHK_flow_versions_content_hash', "content_hash ~ '^[0-9a-f]{64}$'")
+@ForeignKey(() => Flow, ['tenantId', 'flowId'], ['tenantId', 'id'], {
+  name: 'FK_flow_versions_flow',
+  onDelete: 'CASCADE',
+})
 export class FlowVersion {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_flow_versions' })
   id!: string;

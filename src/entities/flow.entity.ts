@@ -1,9 +1,25 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  ForeignKey,
+  PrimaryGeneratedColumn,
+  Unique,
+  UpdateDateColumn,
+} from 'typeorm';
+import { FlowVersion } from './flow-version.entity';
+import { Tenant } from './tenant.entity';
 
 /** A flow definition registered by a tenant; its content lives in immutable {@link FlowVersion}s. */
 @Entity({ name: 'flows' })
 @Unique('UQ_flows_tenant_id', ['tenantId', 'id'])
 @Unique('UQ_flows_tenant_name', ['tenantId', 'name'])
+@Check('CHK_flows_name', 'length(btrim(name)) BETWEEN 1 AND 200')
+@ForeignKey(() => Tenant, ['tenantId'], ['id'], { name: 'FK_flows_tenant', onDelete: 'CASCADE' })
+@ForeignKey(() => FlowVersion, ['tenantId', 'id', 'currentVersionId'], ['tenantId', 'flowId', 'id'], {
+  name: 'FK_flows_current_version',
+})
 export class Flow {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_flows' })
   id!: string;

@@ -1,9 +1,11 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
 export type TenantStatus = 'active' | 'suspended';
 
 /** A customer of the runtime. A tenant sees only its own row; creating one is system work. */
 @Entity({ name: 'tenants' })
+@Check('CHK_tenants_name', 'length(btrim(name)) BETWEEN 1 AND 200')
+@Check('CHK_tenants_status', "status IN ('active', 'suspended')")
 export class Tenant {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_tenants' })
   id!: string;
