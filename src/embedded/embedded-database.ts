@@ -31,7 +31,7 @@ const MAX_CONNECTIONS = 4;
 
 /**
  * A real PostgreSQL (PGlite, PostgreSQL compiled to WebAssembly) in a thread of this process,
- * served over the wire protocol on a loopback port, so that TypeORM's ordinary `postgres` driver
+ * served over the wire protocol on a Unix socket only this user may reach, so that TypeORM's ordinary `postgres` driver
  * uses it, migrations, RLS and all. PGlite has a single backend: the module gives it a pool of one
  * connection, so transactions are serialised and unnamed statements of two clients never interleave.
  *
@@ -45,7 +45,7 @@ export class EmbeddedDatabase {
   private log: (message: string) => void = (message) => {
     this.messages.push(message);
   };
-  private readonly launched: Promise<{ thread: PGliteThread; connection: string; startedFrom: EmbeddedStartKind }>;
+  private readonly launched: Promise<{ thread: PGliteThread; url: string; startedFrom: EmbeddedStartKind }>;
   private readiness?: Promise<{ url: string; startedFrom: EmbeddedStartKind }>;
   private stopped?: Promise<void>;
   private releaseLock?: () => void;
@@ -103,8 +103,7 @@ export class EmbeddedDatabase {
   }
 
   private async prepare(prepare: ReadyOptions['prepare']) {
-    const { thread, connection, startedFrom } = await this.launched;
-    const url = `postgres://postgres@${connection}/postgres`;
+    const { thread, url, startedFrom } = await this.launched;
     try {
       // A snapshot is the output of `prepare` for this very key: nothing left to do.
       if (startedFrom !== 'snapshot') await prepare(url);

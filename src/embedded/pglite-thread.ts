@@ -30,7 +30,7 @@ export class PGliteThread {
     const thread = new PGliteThread(new Worker(join(__dirname, 'pglite-worker.js'), { workerData: options }), log);
     try {
       const started = (await thread.answer('started')) as Extract<PGliteWorkerReply, { type: 'started' }>;
-      return { thread, connection: started.connection, startedFrom: started.startedFrom };
+      return { thread, url: started.url, startedFrom: started.startedFrom };
     } catch (error) {
       thread.stopping = true;
       await thread.worker.terminate();

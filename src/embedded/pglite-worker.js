@@ -7,8 +7,9 @@
  * Plain JavaScript: a worker thread runs outside ts-node's and Jest's module hooks.
  * The messages are typed in pglite-worker.protocol.ts.
  */
-const { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
-const { dirname } = require('node:path');
+const { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { dirname, join } = require('node:path');
 const { parentPort, workerData } = require('node:worker_threads');
 
 /** @typedef {import('./pglite-worker.protocol').PGliteWorkerOptions} PGliteWorkerOptions */
@@ -57,9 +58,25 @@ async function main() {
     }
   }
   db ??= await PGlite.create({ dataDir: options.dataDir });
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: options.maxConnections });
-  await server.start();
-  reply({ type: 'started', connection: server.getServerConn(), startedFrom });
+  // Clients connect as the superuser without a password: the server listens on a Unix socket in a
+  // directory only this user may enter (mkdtemp makes it 0700), so no other local user can reach
+  // it. Windows has no such sockets; there it is loopback TCP, open to every local process.
+  const socketDir = process.platform === 'win32' ? undefined : mkdtempSync(join(tmpdir(), 'fdl-pglite-'));
+  const server = new PGLiteSocketServer({
+    db,
+    maxConnections: options.maxConnections,
+    ...(socketDir ? { path: join(socketDir, '.s.PGSQL.5432') } : { host: '127.0.0.1', port: 0 }),
+  });
+  const removeSocketDir = () => socketDir && rmSync(socketDir, { recursive: true, force: true });
+  try {
+    await server.start();
+  } catch (error) {
+    removeSocketDir();
+    throw error;
+  }
+  // node-postgres reads a percent-encoded path as the socket's directory, as libpq does.
+  const host = socketDir ? encodeURIComponent(socketDir) : server.getServerConn();
+  reply({ type: 'started', url: `postgres://postgres@${host}/postgres`, startedFrom });
 
   const database = db;
   /** The snapshot being taken, if one was asked for: stopping waits for its file. */
@@ -81,6 +98,7 @@ async function main() {
       } else if (request.type === 'stop') {
         await snapshotting;
         await server.stop();
+        removeSocketDir();
         await database.close();
         reply({ type: 'stopped' });
         port.close();

@@ -17,7 +17,7 @@ export type PGliteWorkerRequest =
 
 /** Sent by the thread. */
 export type PGliteWorkerReply =
-  | { type: 'started'; connection: string; startedFrom: 'fresh' | 'snapshot' | 'data-dir' }
+  | { type: 'started'; url: string; startedFrom: 'fresh' | 'snapshot' | 'data-dir' }
   | { type: 'snapshot-started' }
   | { type: 'stopped' }
   | { type: 'log'; message: string }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseConfigError } from '../../src';
@@ -17,12 +17,27 @@ describe('Embedded PostgreSQL (PGlite)', () => {
       await dataSource.destroy();
     }
   };
-  const start = async (dataDir?: string) => {
-    const database = EmbeddedDatabase.launch({ dataDir, cacheDir, snapshotKey: 'test' });
+  const start = async (dataDir?: string, cache = cacheDir) => {
+    const database = EmbeddedDatabase.launch({ dataDir, cacheDir: cache, snapshotKey: 'test' });
     const { url, startedFrom } = await database.ready({ prepare: migrate });
     return { url, startedFrom, stop: () => database.stop() };
   };
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('listens only where this OS user may reach: a Unix socket in a 0700 directory, removed at stop', async () => {
+    const database = await start(undefined, join(scratch, 'cache-of-the-socket-test'));
+    // A socket URL names the socket's directory, percent-encoded, as its host (libpq's convention).
+    const socketDir = decodeURIComponent(new URL(database.url).hostname);
+    try {
+      expect(socketDir).toMatch(/^\//);
+      const { mode, uid } = statSync(socketDir);
+      expect({ groupAndOthers: mode & 0o077, owner: uid }).toEqual({ groupAndOthers: 0, owner: process.getuid!() });
+      expect(existsSync(join(socketDir, '.s.PGSQL.5432'))).toBe(true);
+    } finally {
+      await database.stop();
+    }
+    expect(existsSync(socketDir)).toBe(false);
+  });
 
   it('runs the same migrations and enforces the same RLS; a second start loads the migrated snapshot', async () => {
     const first = await start();
