@@ -31,9 +31,10 @@ const MAX_CONNECTIONS = 4;
 
 /**
  * A real PostgreSQL (PGlite, PostgreSQL compiled to WebAssembly) in a thread of this process,
- * served over the wire protocol on a Unix socket only this user may reach, so that TypeORM's ordinary `postgres` driver
- * uses it, migrations, RLS and all. PGlite has a single backend: the module gives it a pool of one
- * connection, so transactions are serialised and unnamed statements of two clients never interleave.
+ * served over the wire protocol on a Unix socket only this user may reach, so that TypeORM's
+ * ordinary `postgres` driver uses it, migrations, RLS and all. PGlite has a single backend: the
+ * module gives it a pool of one connection, so transactions are serialised and unnamed statements
+ * of two clients never interleave.
  *
  * Starting is split in two so that the slow part overlaps the application's own start: `launch`
  * returns at once with the cluster coming up in its thread (initdb takes seconds; loading the
@@ -45,7 +46,7 @@ export class EmbeddedDatabase {
   private log: (message: string) => void = (message) => {
     this.messages.push(message);
   };
-  private readonly launched: Promise<{ thread: PGliteThread; url: string; startedFrom: EmbeddedStartKind }>;
+  private readonly launched: Promise<{ thread: PGliteThread; url: string; startedFrom: EmbeddedStartKind; snapshot: string }>;
   private readiness?: Promise<{ url: string; startedFrom: EmbeddedStartKind }>;
   private stopped?: Promise<void>;
   private releaseLock?: () => void;
@@ -92,10 +93,12 @@ export class EmbeddedDatabase {
     this.releaseLock = dataDir ? lockDataDir(dataDir) : undefined;
     try {
       const dataDirExists = dataDir !== undefined && existsSync(join(dataDir, 'PG_VERSION'));
-      return await PGliteThread.start(
-        { dataDir, dataDirExists, snapshotPath: dataDirExists ? undefined : this.snapshotPath(), maxConnections: MAX_CONNECTIONS },
+      const snapshot = snapshotPath(this.options.cacheDir ?? defaultCacheDir(), this.options.snapshotKey ?? snapshotKey());
+      const started = await PGliteThread.start(
+        { dataDir, dataDirExists, snapshotPath: dataDirExists ? undefined : snapshot, maxConnections: MAX_CONNECTIONS },
         (message) => this.log(message),
       );
+      return { ...started, snapshot };
     } catch (error) {
       this.releaseLock?.();
       throw error;
@@ -103,21 +106,17 @@ export class EmbeddedDatabase {
   }
 
   private async prepare(prepare: ReadyOptions['prepare']) {
-    const { thread, url, startedFrom } = await this.launched;
+    const { thread, url, startedFrom, snapshot } = await this.launched;
     try {
       // A snapshot is the output of `prepare` for this very key: nothing left to do.
       if (startedFrom !== 'snapshot') await prepare(url);
       // Taken before the application's first query: the snapshot holds the schema, never its rows.
-      if (startedFrom === 'fresh') await thread.snapshot(this.snapshotPath());
+      if (startedFrom === 'fresh') await thread.snapshot(snapshot);
     } catch (error) {
       await this.stop();
       throw error;
     }
     return { url, startedFrom };
-  }
-
-  private snapshotPath(): string {
-    return snapshotPath(this.options.cacheDir ?? defaultCacheDir(), this.options.snapshotKey ?? snapshotKey());
   }
 }
 
