@@ -44,17 +44,14 @@ async function main() {
   let db;
   /** @type {'fresh' | 'snapshot' | 'data-dir'} */
   let startedFrom = options.dataDirExists ? 'data-dir' : 'fresh';
-  if (options.snapshotPath) {
+  const snapshot = options.snapshotPath && readIfPossible(options.snapshotPath);
+  if (options.snapshotPath && snapshot) {
     try {
-      const snapshot = new Blob([readFileSync(options.snapshotPath)]);
-      db = await PGlite.create({ dataDir: options.dataDir, loadDataDir: snapshot });
+      db = await PGlite.create({ dataDir: options.dataDir, loadDataDir: new Blob([snapshot]) });
       startedFrom = 'snapshot';
     } catch (error) {
-      // Missing (not cached yet) is the ordinary case; unreadable is worth a word.
-      if (/** @type {NodeJS.ErrnoException} */ (error).code !== 'ENOENT') {
-        reply({ type: 'log', message: `embedded snapshot unreadable (${describe(error)}): starting fresh` });
-        rmSync(options.snapshotPath, { force: true });
-      }
+      reply({ type: 'log', message: `embedded snapshot unusable (${describe(error)}): starting fresh` });
+      removeIfPossible(options.snapshotPath);
     }
   }
   db ??= await PGlite.create({ dataDir: options.dataDir });
@@ -110,6 +107,19 @@ async function main() {
 }
 
 /**
+ * The file's bytes, or nothing when it is missing (not cached yet) or cannot be read: the start goes
+ * on without it, and a cache directory that cannot be used is reported when the snapshot is saved.
+ * @param {string} path
+ */
+function readIfPossible(path) {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Written to a temporary file and renamed: a reader never sees half a snapshot.
  * @param {string} path
  * @param {Buffer} data
@@ -121,8 +131,20 @@ function writeAtomically(path, data) {
     writeFileSync(temporary, data);
     renameSync(temporary, path);
   } catch (error) {
-    rmSync(temporary, { force: true });
-    reply({ type: 'log', message: `embedded snapshot not saved: ${describe(error)}` });
+    removeIfPossible(temporary);
+    throw error;
+  }
+}
+
+/**
+ * Best effort: what cannot be removed stays, and the error that led here is the one reported.
+ * @param {string} path
+ */
+function removeIfPossible(path) {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // e.g. ENOTDIR or EACCES, the very reason the file could not be used
   }
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseConfigError } from '../../src';
@@ -17,9 +17,9 @@ describe('Embedded PostgreSQL (PGlite)', () => {
       await dataSource.destroy();
     }
   };
-  const start = async (dataDir?: string, cache = cacheDir) => {
+  const start = async (dataDir?: string, cache = cacheDir, log?: (message: string) => void) => {
     const database = EmbeddedDatabase.launch({ dataDir, cacheDir: cache, snapshotKey: 'test' });
-    const { url, startedFrom } = await database.ready({ prepare: migrate });
+    const { url, startedFrom } = await database.ready({ prepare: migrate, log });
     return { url, startedFrom, stop: () => database.stop() };
   };
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -88,5 +88,34 @@ describe('Embedded PostgreSQL (PGlite)', () => {
     const again = await start(dataDir);
     await again.stop();
     expect(again.startedFrom).toBe('data-dir');
+  });
+
+  it('starts without its cache when the cache directory cannot be used, and says why', async () => {
+    const notADirectory = join(scratch, 'a-file');
+    writeFileSync(notADirectory, '');
+    const logged: string[] = [];
+    const database = await start(undefined, join(notADirectory, 'cache'), (message) => logged.push(message));
+    try {
+      expect(database.startedFrom).toBe('fresh');
+      expect(await asSystem(database.url, async (c) => (await c.query(`SELECT to_regclass('flows') IS NOT NULL AS ok`)).rows[0].ok)).toBe(true);
+    } finally {
+      await database.stop();
+    }
+    expect(logged).toEqual([expect.stringMatching(/^embedded snapshot not saved: ENOTDIR/)]);
+  });
+
+  it('replaces a snapshot it cannot load with a fresh cluster, and says so', async () => {
+    const cache = join(scratch, 'corrupt-cache');
+    mkdirSync(cache);
+    writeFileSync(join(cache, 'cluster-test.tar'), 'not a tar archive');
+    const logged: string[] = [];
+    const database = await start(undefined, cache, (message) => logged.push(message));
+    await database.stop();
+    expect(database.startedFrom).toBe('fresh');
+    expect(logged).toEqual([expect.stringMatching(/^embedded snapshot unusable \(.*\): starting fresh$/)]);
+    // and the fresh cluster's snapshot took its place
+    const again = await start(undefined, cache);
+    await again.stop();
+    expect(again.startedFrom).toBe('snapshot');
   });
 });
