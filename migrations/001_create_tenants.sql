@@ -12,10 +12,20 @@ DO $$
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fdl_system') THEN
           CREATE ROLE fdl_system NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
         END IF;
+      EXCEPTION WHEN insufficient_privilege THEN
+        RAISE EXCEPTION 'roles fdl_app and fdl_system do not exist, and % may not create roles', current_user
+          USING ERRCODE = 'insufficient_privilege',
+                HINT = 'Have an administrator run sql/least-privilege-logins.sql first, or migrate as a role with CREATEROLE.';
       END
       $$;
 
-GRANT fdl_app, fdl_system TO CURRENT_USER;
+DO $$
+      BEGIN
+        GRANT fdl_app, fdl_system TO CURRENT_USER;
+      EXCEPTION WHEN insufficient_privilege THEN
+        RAISE NOTICE '% is not made a member of fdl_app and fdl_system: it may not grant them', current_user;
+      END
+      $$;
 
 GRANT USAGE ON SCHEMA public TO fdl_app, fdl_system;
 

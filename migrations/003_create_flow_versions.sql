@@ -28,7 +28,7 @@ ALTER TABLE flows
 
 CREATE FUNCTION flow_versions_refuse_update() RETURNS trigger
   LANGUAGE plpgsql
-  SET search_path = pg_catalog
+  SET search_path = pg_catalog, pg_temp
 AS $$
       BEGIN
         RAISE EXCEPTION 'flow versions are immutable: publish a new version instead'

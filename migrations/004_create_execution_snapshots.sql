@@ -35,15 +35,15 @@ CREATE INDEX "IDX_execution_snapshots_tenant_created"
 CREATE INDEX "IDX_execution_snapshots_tenant_status"
   ON execution_snapshots (tenant_id, status, created_at DESC, id DESC);
 
-CREATE INDEX "IDX_execution_snapshots_tenant_flow"
-  ON execution_snapshots (tenant_id, flow_id);
+CREATE INDEX "IDX_execution_snapshots_tenant_flow_version"
+  ON execution_snapshots (tenant_id, flow_id, flow_version_id);
 
 CREATE INDEX "IDX_execution_snapshots_tenant_finished"
   ON execution_snapshots (tenant_id, finished_at) WHERE finished_at IS NOT NULL;
 
 CREATE FUNCTION execution_snapshots_check_update() RETURNS trigger
   LANGUAGE plpgsql
-  SET search_path = pg_catalog
+  SET search_path = pg_catalog, pg_temp
 AS $$
       BEGIN
         IF (NEW.id, NEW.tenant_id, NEW.flow_id, NEW.flow_version_id)

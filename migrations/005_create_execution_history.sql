@@ -27,8 +27,8 @@ CREATE TABLE execution_history (
 CREATE INDEX "IDX_execution_history_tenant_completed"
   ON execution_history (tenant_id, completed_at DESC);
 
-CREATE INDEX "IDX_execution_history_tenant_flow"
-  ON execution_history (tenant_id, flow_id);
+CREATE INDEX "IDX_execution_history_tenant_flow_version"
+  ON execution_history (tenant_id, flow_id, flow_version_id);
 
 CREATE TABLE execution_history_default PARTITION OF execution_history DEFAULT;
 

@@ -13,6 +13,9 @@ CREATE TABLE audit_logs (
   target_id    text,
   details      jsonb       NOT NULL DEFAULT '{}',
   created_at   timestamptz NOT NULL DEFAULT now(),
+  chain_position bigint,
+  previous_hash  text,
+  hash           text,
   CONSTRAINT "PK_audit_logs" PRIMARY KEY (id),
   CONSTRAINT "CHK_audit_logs_actor" CHECK (length(actor) BETWEEN 1 AND 200),
   CONSTRAINT "CHK_audit_logs_action" CHECK (length(action) BETWEEN 1 AND 200)
@@ -21,9 +24,62 @@ CREATE TABLE audit_logs (
 CREATE INDEX "IDX_audit_logs_tenant_created"
   ON audit_logs (tenant_id, created_at DESC);
 
+CREATE UNIQUE INDEX "UQ_audit_logs_tenant_chain_position"
+  ON audit_logs (tenant_id, chain_position);
+
+CREATE UNIQUE INDEX "UQ_audit_logs_system_chain_position"
+  ON audit_logs (chain_position) WHERE tenant_id IS NULL;
+
+CREATE FUNCTION audit_logs_entry_hash(entry audit_logs) RETURNS text
+  LANGUAGE sql
+  STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+        SELECT encode(sha256(convert_to(jsonb_build_array(
+          entry.tenant_id, entry.chain_position, entry.previous_hash, entry.actor, entry.action,
+          entry.target_type, entry.target_id, entry.details,
+          (extract(epoch FROM entry.created_at) * 1000000)::bigint
+        )::text, 'UTF8')), 'hex')
+      $$;
+
+REVOKE ALL ON FUNCTION audit_logs_entry_hash(audit_logs) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION audit_logs_entry_hash(audit_logs) TO fdl_app, fdl_system;
+
+CREATE FUNCTION audit_logs_link_chain() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+      DECLARE
+        last_entry record;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(hashtextextended('fdl-runtime-db:audit:' || coalesce(NEW.tenant_id::text, 'system'), 0));
+        -- Each branch reads one row by a backward scan of its chain's unique index.
+        IF NEW.tenant_id IS NULL THEN
+          SELECT chain_position, hash INTO last_entry FROM public.audit_logs
+            WHERE tenant_id IS NULL AND chain_position IS NOT NULL
+            ORDER BY chain_position DESC LIMIT 1;
+        ELSE
+          SELECT chain_position, hash INTO last_entry FROM public.audit_logs
+            WHERE tenant_id = NEW.tenant_id AND chain_position IS NOT NULL
+            ORDER BY tenant_id DESC, chain_position DESC LIMIT 1;
+        END IF;
+        NEW.chain_position := coalesce(last_entry.chain_position, 0) + 1;
+        NEW.previous_hash := last_entry.hash;
+        NEW.hash := public.audit_logs_entry_hash(NEW);
+        RETURN NEW;
+      END
+      $$;
+
+REVOKE ALL ON FUNCTION audit_logs_link_chain() FROM PUBLIC;
+
+CREATE TRIGGER audit_logs_hash_chain
+  BEFORE INSERT ON audit_logs
+  FOR EACH ROW EXECUTE FUNCTION audit_logs_link_chain();
+
 CREATE FUNCTION audit_logs_refuse_change() RETURNS trigger
   LANGUAGE plpgsql
-  SET search_path = pg_catalog
+  SET search_path = pg_catalog, pg_temp
 AS $$
       BEGIN
         RAISE EXCEPTION 'audit_logs is append-only: % is not allowed', TG_OP

@@ -8,7 +8,7 @@ CREATE FUNCTION fdl_create_history_partitions(months_ahead integer)
   RETURNS SETOF text
   LANGUAGE plpgsql
   SECURITY DEFINER
-  SET search_path = pg_catalog
+  SET search_path = pg_catalog, pg_temp
 AS $$
       DECLARE
         first_month timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
@@ -45,7 +45,7 @@ CREATE FUNCTION fdl_drop_history_partitions_before(cutoff timestamptz)
   RETURNS SETOF text
   LANGUAGE plpgsql
   SECURITY DEFINER
-  SET search_path = pg_catalog
+  SET search_path = pg_catalog, pg_temp
 AS $$
       DECLARE
         partition record;
@@ -54,16 +54,23 @@ AS $$
           RAISE EXCEPTION 'cutoff must not be null' USING ERRCODE = 'invalid_parameter_value';
         END IF;
         FOR partition IN
-          SELECT c.oid::regclass AS qualified_name, c.relname::text AS name,
-                 (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper_bound
-          FROM pg_inherits i
-          JOIN pg_class c ON c.oid = i.inhrelid
+          SELECT c.relname::text AS name, pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound
+          FROM pg_catalog.pg_inherits i
+          JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
           WHERE i.inhparent = 'public.execution_history'::regclass
-            AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
-          ORDER BY upper_bound
+            AND n.nspname = 'public'
+          ORDER BY c.relname
         LOOP
-          CONTINUE WHEN partition.upper_bound > cutoff;
-          EXECUTE format('DROP TABLE %s', partition.qualified_name);
+          CONTINUE WHEN partition.bound = 'DEFAULT';
+          -- Only a bound this function can read is compared with the cutoff: anything else
+          -- (MAXVALUE, a bound written by hand) is kept, and said so.
+          IF partition.bound !~ '^FOR VALUES FROM \(.*\) TO \(''[^'']+''\)$' THEN
+            RAISE WARNING 'execution_history partition % kept: its bound "%" is not a timestamp range', partition.name, partition.bound;
+            CONTINUE;
+          END IF;
+          CONTINUE WHEN (regexp_match(partition.bound, 'TO \(''([^'']+)''\)$'))[1]::timestamptz > cutoff;
+          EXECUTE format('DROP TABLE public.%I', partition.name);
           RETURN NEXT partition.name;
         END LOOP;
       END

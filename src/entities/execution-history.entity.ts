@@ -4,7 +4,8 @@ import type { FinishedExecutionStatus } from './execution-snapshot.entity';
 
 /** A finished execution moved out of `execution_snapshots`; partitioned by month of `completed_at`. */
 @Entity({ name: 'execution_history' })
-@Index('IDX_execution_history_tenant_flow', ['tenantId', 'flowId'])
+// Also serves the cascade from a deleted flow version: (tenant_id, flow_id) alone filtered row by row.
+@Index('IDX_execution_history_tenant_flow_version', ['tenantId', 'flowId', 'flowVersionId'])
 // (tenant_id, completed_at DESC): @Index has no sort order, so this one is left to the migrations.
 @Index('IDX_execution_history_tenant_completed', { synchronize: false })
 @Check('CHK_execution_history_status', "status IN ('completed', 'failed', 'cancelled')")

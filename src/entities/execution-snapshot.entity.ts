@@ -21,7 +21,8 @@ export type FinishedExecutionStatus = Extract<ExecutionStatus, 'completed' | 'fa
  */
 @Entity({ name: 'execution_snapshots' })
 @Unique('UQ_execution_snapshots_tenant_id', ['tenantId', 'id'])
-@Index('IDX_execution_snapshots_tenant_flow', ['tenantId', 'flowId'])
+// Also serves the cascade from a deleted flow version: (tenant_id, flow_id) alone filtered row by row.
+@Index('IDX_execution_snapshots_tenant_flow_version', ['tenantId', 'flowId', 'flowVersionId'])
 @Index('IDX_execution_snapshots_tenant_finished', ['tenantId', 'finishedAt'], { where: 'finished_at IS NOT NULL' })
 // (tenant_id, created_at DESC, id DESC) and (tenant_id, status, created_at DESC, id DESC): @Index has
 // no sort order, so these are left to the migrations.

@@ -22,9 +22,24 @@ export class CreateTenants1795478400001 implements MigrationInterface {
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fdl_system') THEN
           CREATE ROLE fdl_system NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
         END IF;
+      EXCEPTION WHEN insufficient_privilege THEN
+        RAISE EXCEPTION 'roles fdl_app and fdl_system do not exist, and % may not create roles', current_user
+          USING ERRCODE = 'insufficient_privilege',
+                HINT = 'Have an administrator run sql/least-privilege-logins.sql first, or migrate as a role with CREATEROLE.';
       END
       $$`);
-    await queryRunner.query(`GRANT fdl_app, fdl_system TO CURRENT_USER`);
+    // The simple layout (one login for migrations and requests) needs the login to be able to switch
+    // to both roles. In the least-privilege layout the operator made the roles and the runtime's
+    // logins beforehand (sql/least-privilege-logins.sql) and the owner needs no membership, nor the
+    // right to grant it.
+    await queryRunner.query(`
+      DO $$
+      BEGIN
+        GRANT fdl_app, fdl_system TO CURRENT_USER;
+      EXCEPTION WHEN insufficient_privilege THEN
+        RAISE NOTICE '% is not made a member of fdl_app and fdl_system: it may not grant them', current_user;
+      END
+      $$`);
     await queryRunner.query(`GRANT USAGE ON SCHEMA public TO fdl_app, fdl_system`);
 
     await queryRunner.query(`
@@ -63,8 +78,11 @@ export class CreateTenants1795478400001 implements MigrationInterface {
       DO $$
       BEGIN
         DROP ROLE IF EXISTS fdl_app, fdl_system;
-      EXCEPTION WHEN dependent_objects_still_exist THEN
-        RAISE NOTICE 'roles fdl_app and fdl_system are kept: another database still uses them';
+      EXCEPTION
+        WHEN dependent_objects_still_exist THEN
+          RAISE NOTICE 'roles fdl_app and fdl_system are kept: another database still uses them';
+        WHEN insufficient_privilege THEN
+          RAISE NOTICE 'roles fdl_app and fdl_system are kept: % may not drop them', current_user;
       END
       $$`);
   }

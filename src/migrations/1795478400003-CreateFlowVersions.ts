@@ -37,7 +37,7 @@ export class CreateFlowVersions1795478400003 implements MigrationInterface {
     await queryRunner.query(`
       CREATE FUNCTION flow_versions_refuse_update() RETURNS trigger
         LANGUAGE plpgsql
-        SET search_path = pg_catalog
+        SET search_path = pg_catalog, pg_temp
       AS $$
       BEGIN
         RAISE EXCEPTION 'flow versions are immutable: publish a new version instead'

@@ -35,9 +35,12 @@ export class CreateExecutionHistory1795478400005 implements MigrationInterface {
     await queryRunner.query(`
       CREATE INDEX "IDX_execution_history_tenant_completed"
         ON execution_history (tenant_id, completed_at DESC)`);
+    // Serves lookups by flow and the cascade from a deleted flow version, which with (tenant_id,
+    // flow_id) alone filtered every execution of the flow: 40 ms → 4.4 ms per version deleted
+    // with 1,000 of 200,000 executions each in snapshots and history.
     await queryRunner.query(`
-      CREATE INDEX "IDX_execution_history_tenant_flow"
-        ON execution_history (tenant_id, flow_id)`);
+      CREATE INDEX "IDX_execution_history_tenant_flow_version"
+        ON execution_history (tenant_id, flow_id, flow_version_id)`);
     await queryRunner.query(`CREATE TABLE execution_history_default PARTITION OF execution_history DEFAULT`);
 
     await queryRunner.query(`ALTER TABLE execution_history ENABLE ROW LEVEL SECURITY`);

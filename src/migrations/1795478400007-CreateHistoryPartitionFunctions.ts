@@ -6,6 +6,11 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * Creating and dropping tables is the owner's right, not the application roles'. These two functions
  * run as their owner (SECURITY DEFINER) with a fixed search_path, and only `fdl_system` may call
  * them: the system path can manage partitions without ever holding DDL rights itself.
+ *
+ * Because they run with the owner's rights, every relation they name is schema-qualified and
+ * `pg_temp` is listed last in their search_path: when it is not listed, PostgreSQL searches the
+ * caller's temporary schema first, and a caller's temporary table named `pg_inherits` or `pg_class`
+ * could make the owner drop any table it chooses.
  */
 export class CreateHistoryPartitionFunctions1795478400007 implements MigrationInterface {
   name = 'CreateHistoryPartitionFunctions1795478400007';
@@ -18,7 +23,7 @@ export class CreateHistoryPartitionFunctions1795478400007 implements MigrationIn
         RETURNS SETOF text
         LANGUAGE plpgsql
         SECURITY DEFINER
-        SET search_path = pg_catalog
+        SET search_path = pg_catalog, pg_temp
       AS $$
       DECLARE
         first_month timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
@@ -55,7 +60,7 @@ export class CreateHistoryPartitionFunctions1795478400007 implements MigrationIn
         RETURNS SETOF text
         LANGUAGE plpgsql
         SECURITY DEFINER
-        SET search_path = pg_catalog
+        SET search_path = pg_catalog, pg_temp
       AS $$
       DECLARE
         partition record;
@@ -64,16 +69,23 @@ export class CreateHistoryPartitionFunctions1795478400007 implements MigrationIn
           RAISE EXCEPTION 'cutoff must not be null' USING ERRCODE = 'invalid_parameter_value';
         END IF;
         FOR partition IN
-          SELECT c.oid::regclass AS qualified_name, c.relname::text AS name,
-                 (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz AS upper_bound
-          FROM pg_inherits i
-          JOIN pg_class c ON c.oid = i.inhrelid
+          SELECT c.relname::text AS name, pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound
+          FROM pg_catalog.pg_inherits i
+          JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
           WHERE i.inhparent = 'public.execution_history'::regclass
-            AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
-          ORDER BY upper_bound
+            AND n.nspname = 'public'
+          ORDER BY c.relname
         LOOP
-          CONTINUE WHEN partition.upper_bound > cutoff;
-          EXECUTE format('DROP TABLE %s', partition.qualified_name);
+          CONTINUE WHEN partition.bound = 'DEFAULT';
+          -- Only a bound this function can read is compared with the cutoff: anything else
+          -- (MAXVALUE, a bound written by hand) is kept, and said so.
+          IF partition.bound !~ '^FOR VALUES FROM \\(.*\\) TO \\(''[^'']+''\\)$' THEN
+            RAISE WARNING 'execution_history partition % kept: its bound "%" is not a timestamp range', partition.name, partition.bound;
+            CONTINUE;
+          END IF;
+          CONTINUE WHEN (regexp_match(partition.bound, 'TO \\(''([^'']+)''\\)$'))[1]::timestamptz > cutoff;
+          EXECUTE format('DROP TABLE public.%I', partition.name);
           RETURN NEXT partition.name;
         END LOOP;
       END

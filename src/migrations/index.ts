@@ -5,8 +5,7 @@ import { CreateExecutionSnapshots1795478400004 } from './1795478400004-CreateExe
 import { CreateExecutionHistory1795478400005 } from './1795478400005-CreateExecutionHistory';
 import { CreateAuditLogs1795478400006 } from './1795478400006-CreateAuditLogs';
 import { CreateHistoryPartitionFunctions1795478400007 } from './1795478400007-CreateHistoryPartitionFunctions';
-import { AddAuditHashChain1795478400008 } from './1795478400008-AddAuditHashChain';
-import { CreateTenantCheckFunction1795478400009 } from './1795478400009-CreateTenantCheckFunction';
+import { CreateTenantCheckFunction1795478400008 } from './1795478400008-CreateTenantCheckFunction';
 
 /** Every migration of the schema, in the order it must run. An explicit list: globs break once packed into `dist/`. */
 export const DATABASE_MIGRATIONS = [
@@ -17,6 +16,5 @@ export const DATABASE_MIGRATIONS = [
   CreateExecutionHistory1795478400005,
   CreateAuditLogs1795478400006,
   CreateHistoryPartitionFunctions1795478400007,
-  AddAuditHashChain1795478400008,
-  CreateTenantCheckFunction1795478400009,
+  CreateTenantCheckFunction1795478400008,
 ];

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
 import { asSuperuser } from '../utils/tenant-sql';
+import { foreignKeyViolations, functionViolations } from './function-rules';
 
 /**
  * Reads the catalog of a freshly migrated database and checks the rules every table, role and
@@ -73,18 +74,7 @@ export async function catalogViolations(client: Client): Promise<string[]> {
     )
   ).rows;
   for (const view of views) violations.push(`view ${view.name} is not security_invoker`);
-  const definers = (
-    await client.query<{ name: string; config: string[] | null; publicExecute: boolean }>(
-      `SELECT p.proname AS name, p.proconfig AS config,
-              has_function_privilege('public', p.oid, 'EXECUTE') AS "publicExecute"
-       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-       WHERE n.nspname = 'public' AND p.prosecdef`,
-    )
-  ).rows;
-  for (const fn of definers) {
-    if (!fn.config?.some((setting) => setting.startsWith('search_path='))) violations.push(`SECURITY DEFINER ${fn.name} has no fixed search_path`);
-    if (fn.publicExecute) violations.push(`SECURITY DEFINER ${fn.name} is executable by PUBLIC`);
-  }
+  violations.push(...(await functionViolations(client)), ...(await foreignKeyViolations(client)));
   return violations;
 }
 
@@ -99,13 +89,21 @@ describe('Catalog rules', () => {
     await expect(asSuperuser(db.url, catalogViolations)).resolves.toEqual([]);
   });
 
-  it('a table added without row level security is caught', async () => {
+  it('a table, function, view or grant that breaks a rule is caught', async () => {
     await asSuperuser(db.url, async (c) => {
       await c.query('BEGIN');
       await c.query('CREATE TABLE careless (id uuid PRIMARY KEY, tenant_id uuid NOT NULL)');
       await c.query('CREATE FUNCTION sloppy() RETURNS int LANGUAGE sql SECURITY DEFINER AS $$ SELECT 1 $$');
       await c.query('CREATE VIEW leaky AS SELECT * FROM flows');
       await c.query('GRANT TRUNCATE ON flows TO fdl_app');
+      // The shape of the escalation an audit found: pg_temp not listed, so searched first.
+      await c.query('CREATE FUNCTION no_pg_temp() RETURNS int LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$ SELECT 1 $$');
+      await c.query('REVOKE ALL ON FUNCTION no_pg_temp() FROM PUBLIC');
+      // Created by the test's superuser login, so owned by a superuser.
+      await c.query('CREATE FUNCTION superuser_owned() RETURNS int LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$ SELECT 1 $$');
+      await c.query('REVOKE ALL ON FUNCTION superuser_owned() FROM PUBLIC');
+      await c.query('GRANT EXECUTE ON FUNCTION superuser_owned() TO fdl_app');
+      await c.query('CREATE TABLE unindexed_child (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, flow_id uuid NOT NULL, FOREIGN KEY (tenant_id, flow_id) REFERENCES flows (tenant_id, id))');
       const violations = await catalogViolations(c);
       await c.query('ROLLBACK');
       expect(violations).toEqual(
@@ -113,8 +111,11 @@ describe('Catalog rules', () => {
           'careless: row level security is not enabled',
           'careless: row level security is not forced',
           'careless: no policy for fdl_app',
-          'SECURITY DEFINER sloppy has no fixed search_path',
-          'SECURITY DEFINER sloppy is executable by PUBLIC',
+          'SECURITY DEFINER sloppy() has no fixed search_path',
+          'SECURITY DEFINER sloppy() is executable by PUBLIC',
+          'SECURITY DEFINER no_pg_temp(): search_path does not list pg_temp last (search_path=pg_catalog)',
+          'function superuser_owned() is owned by a superuser and executable by fdl_app',
+          'foreign key unindexed_child_tenant_id_flow_id_fkey on unindexed_child has no index on its columns',
           'view leaky is not security_invoker',
           'fdl_app has TRUNCATE on flows',
         ]),

@@ -1,5 +1,6 @@
 import { ArchivalService, FlowVersionsService, HistoryPartitionsService } from '../../src';
 import { asSuperuser, asSystem, asTenant } from '../utils/tenant-sql';
+import { loginUrl } from '../utils/least-privilege';
 import { lifecycleFixture, type LifecycleFixture } from './lifecycle-fixture';
 
 describe(ArchivalService.name, () => {
@@ -138,12 +139,27 @@ describe(HistoryPartitionsService.name, () => {
   });
 
   it('drops only the partitions older than the retention, whole', async () => {
-    await asSuperuser(fx.db.url, (c) =>
+    await asSuperuser(loginUrl(fx.db.url, 'owner'), (c) =>
       c.query(`CREATE TABLE execution_history_y2020m01 PARTITION OF execution_history FOR VALUES FROM ('2020-01-01') TO ('2020-02-01')`),
     );
     expect(await partitions.dropHistoryOlderThan(6)).toEqual(['execution_history_y2020m01']);
     expect(await partitionNames()).toContain(month(0));
     expect(await partitions.dropHistoryOlderThan(6)).toEqual([]);
+  });
+
+  it('keeps, and warns about, a partition whose upper bound is not a timestamp (MAXVALUE), whatever the cutoff', async () => {
+    await asSuperuser(loginUrl(fx.db.url, 'owner'), (c) =>
+      c.query(`CREATE TABLE execution_history_open_end PARTITION OF execution_history FOR VALUES FROM ('2100-01-01') TO (MAXVALUE)`),
+    );
+    const warnings: string[] = [];
+    const dropped = await asSystem(fx.db.url, async (c) => {
+      c.on('notice', (notice) => warnings.push(notice.message ?? ''));
+      const { rows } = await c.query(`SELECT fdl_drop_history_partitions_before(now() + interval '500 years') AS name`);
+      return rows.map((row) => row.name);
+    }, false);
+    expect(dropped).not.toContain('execution_history_open_end');
+    expect(warnings).toContainEqual(expect.stringMatching(/execution_history_open_end kept: its bound .*MAXVALUE/));
+    expect(await partitionNames()).toContain('execution_history_open_end');
   });
 
   it('fdl_app cannot read or write a partition directly, only through the parent', async () => {

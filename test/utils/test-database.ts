@@ -21,8 +21,9 @@ export function databaseUrl(database: string, server = serverUrl()): string {
   return url.toString();
 }
 
-export async function withServerClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: serverUrl() });
+/** A superuser connection to the test server's maintenance database, or to `url`. */
+export async function withServerClient<T>(work: (client: Client) => Promise<T>, url = serverUrl()): Promise<T> {
+  const client = new Client({ connectionString: url });
   await client.connect();
   try {
     return await work(client);

@@ -1,13 +1,13 @@
--- 009_create_tenant_check_function.sql: generated from the TypeORM migration CreateTenantCheckFunction1795478400009 (src/migrations/).
+-- 008_create_tenant_check_function.sql: generated from the TypeORM migration CreateTenantCheckFunction1795478400008 (src/migrations/).
 -- Do not edit by hand: change the migration, then run `npm run migrations:sql`.
 --
--- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 009_create_tenant_check_function.sql
+-- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 008_create_tenant_check_function.sql
 -- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
 CREATE FUNCTION fdl_require_active_tenant() RETURNS void
   LANGUAGE plpgsql
   STABLE
-  SET search_path = pg_catalog
+  SET search_path = pg_catalog, pg_temp
 AS $$
       DECLARE
         tenant_status text;

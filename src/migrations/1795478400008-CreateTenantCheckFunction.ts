@@ -8,15 +8,15 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * It runs as the caller (`fdl_app`, under RLS): it can only ever see the current tenant's row.
  */
-export class CreateTenantCheckFunction1795478400009 implements MigrationInterface {
-  name = 'CreateTenantCheckFunction1795478400009';
+export class CreateTenantCheckFunction1795478400008 implements MigrationInterface {
+  name = 'CreateTenantCheckFunction1795478400008';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`
       CREATE FUNCTION fdl_require_active_tenant() RETURNS void
         LANGUAGE plpgsql
         STABLE
-        SET search_path = pg_catalog
+        SET search_path = pg_catalog, pg_temp
       AS $$
       DECLARE
         tenant_status text;
