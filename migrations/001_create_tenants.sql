@@ -4,6 +4,10 @@
 -- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 001_create_tenants.sql
 -- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
+SET LOCAL lock_timeout = '5s';
+
+SET LOCAL statement_timeout = '60s';
+
 DO $$
       BEGIN
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fdl_app') THEN

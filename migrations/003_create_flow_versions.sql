@@ -4,6 +4,10 @@
 -- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 003_create_flow_versions.sql
 -- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
+SET LOCAL lock_timeout = '5s';
+
+SET LOCAL statement_timeout = '60s';
+
 CREATE TABLE flow_versions (
   id            uuid        NOT NULL DEFAULT gen_random_uuid(),
   tenant_id     uuid        NOT NULL,
@@ -23,6 +27,7 @@ CREATE TABLE flow_versions (
 );
 
 ALTER TABLE flows
+  -- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint
   ADD CONSTRAINT "FK_flows_current_version" FOREIGN KEY (tenant_id, id, current_version_id)
     REFERENCES flow_versions (tenant_id, flow_id, id);
 

@@ -4,6 +4,10 @@
 -- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 004_create_execution_snapshots.sql
 -- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
+SET LOCAL lock_timeout = '5s';
+
+SET LOCAL statement_timeout = '60s';
+
 CREATE TABLE execution_snapshots (
   id               uuid        NOT NULL DEFAULT gen_random_uuid(),
   tenant_id        uuid        NOT NULL,

@@ -4,6 +4,10 @@
 -- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 007_create_history_partition_functions.sql
 -- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
+SET LOCAL lock_timeout = '5s';
+
+SET LOCAL statement_timeout = '60s';
+
 CREATE FUNCTION fdl_create_history_partitions(months_ahead integer)
   RETURNS SETOF text
   LANGUAGE plpgsql

@@ -4,6 +4,10 @@
 -- Apply in one transaction: psql -v ON_ERROR_STOP=1 -1 -f 008_create_tenant_check_function.sql
 -- or with sqlx migrate run (sqlx wraps each file in a transaction).
 
+SET LOCAL lock_timeout = '5s';
+
+SET LOCAL statement_timeout = '60s';
+
 CREATE FUNCTION fdl_require_active_tenant() RETURNS void
   LANGUAGE plpgsql
   STABLE

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { boundMigrationWaits } from './migration-timeouts';
 
 /**
  * Creates the two database roles every tenant-scoped statement runs as, and the `tenants` table.
@@ -13,6 +14,7 @@ export class CreateTenants1795478400001 implements MigrationInterface {
   name = 'CreateTenants1795478400001';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    await boundMigrationWaits(queryRunner);
     await queryRunner.query(`
       DO $$
       BEGIN

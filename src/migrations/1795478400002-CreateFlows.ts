@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { boundMigrationWaits } from './migration-timeouts';
 
 /**
  * The flow definitions registry. `UQ_flows_tenant_id` exists so that children can reference a flow
@@ -9,6 +10,7 @@ export class CreateFlows1795478400002 implements MigrationInterface {
   name = 'CreateFlows1795478400002';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    await boundMigrationWaits(queryRunner);
     await queryRunner.query(`
       CREATE TABLE flows (
         id                  uuid        NOT NULL DEFAULT gen_random_uuid(),

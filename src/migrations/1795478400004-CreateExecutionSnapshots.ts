@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { boundMigrationWaits } from './migration-timeouts';
 
 /**
  * The state of live executions: the hot path of the runtime, written after every step. `version`
@@ -9,6 +10,7 @@ export class CreateExecutionSnapshots1795478400004 implements MigrationInterface
   name = 'CreateExecutionSnapshots1795478400004';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    await boundMigrationWaits(queryRunner);
     await queryRunner.query(`
       CREATE TABLE execution_snapshots (
         id               uuid        NOT NULL DEFAULT gen_random_uuid(),

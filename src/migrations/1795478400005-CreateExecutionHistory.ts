@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { boundMigrationWaits } from './migration-timeouts';
 
 /**
  * Archived executions, partitioned by month of completion so that retention drops whole partitions
@@ -12,6 +13,7 @@ export class CreateExecutionHistory1795478400005 implements MigrationInterface {
   name = 'CreateExecutionHistory1795478400005';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    await boundMigrationWaits(queryRunner);
     await queryRunner.query(`
       CREATE TABLE execution_history (
         id               uuid        NOT NULL,

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { boundMigrationWaits } from './migration-timeouts';
 
 /**
  * The security audit trail. Cross-tenant: a system entry has no tenant. Append-only for every role,
@@ -17,6 +18,7 @@ export class CreateAuditLogs1795478400006 implements MigrationInterface {
   name = 'CreateAuditLogs1795478400006';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    await boundMigrationWaits(queryRunner);
     await queryRunner.query(`
       CREATE TABLE audit_logs (
         id           uuid        NOT NULL DEFAULT gen_random_uuid(),

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { boundMigrationWaits } from './migration-timeouts';
 
 /**
  * Monthly partitions of `execution_history`, created ahead and dropped for retention.
@@ -16,6 +17,7 @@ export class CreateHistoryPartitionFunctions1795478400007 implements MigrationIn
   name = 'CreateHistoryPartitionFunctions1795478400007';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    await boundMigrationWaits(queryRunner);
     // Rows that already landed in the default partition for a month are moved into the new
     // partition in the same transaction: attaching over them would otherwise fail.
     await queryRunner.query(`

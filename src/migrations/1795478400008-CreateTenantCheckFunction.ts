@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { boundMigrationWaits } from './migration-timeouts';
 
 /**
  * The tenant check of every tenant transaction, as a statement that fails rather than one that
@@ -12,6 +13,7 @@ export class CreateTenantCheckFunction1795478400008 implements MigrationInterfac
   name = 'CreateTenantCheckFunction1795478400008';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    await boundMigrationWaits(queryRunner);
     await queryRunner.query(`
       CREATE FUNCTION fdl_require_active_tenant() RETURNS void
         LANGUAGE plpgsql
