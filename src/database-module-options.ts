@@ -22,6 +22,14 @@ export interface DatabaseModuleOptions {
    */
   url?: string;
   /**
+   * A second login for the system path ({@link TenancyService.runAsSystem}, archival sweeps,
+   * partition upkeep), with a small pool of its own. With it, the login of {@link url} need only
+   * be able to become `fdl_app`, so SQL sent in a tenant transaction cannot switch to `fdl_system`
+   * (see sql/least-privilege-logins.sql). Env: `FDL_SYSTEM_DATABASE_URL`. Default: the system path
+   * uses {@link url}.
+   */
+  systemUrl?: string;
+  /**
    * Directory where the embedded database keeps its files across restarts; only one process may
    * open it. Env: `FDL_DATA_DIR`. Default: in memory.
    */

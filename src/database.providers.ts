@@ -19,6 +19,7 @@ export const resolvedConfigProvider: Provider = {
     loadDatabaseConfig(options.readEnvironment === false ? {} : process.env, {
       backend: options.useDatabase === undefined ? undefined : options.useDatabase ? 'postgres' : 'embedded',
       url: options.url,
+      systemUrl: options.systemUrl,
       dataDir: options.dataDir,
       poolSize: options.poolSize,
       queryTimeout: options.queryTimeout,

@@ -1,5 +1,6 @@
 import { DataSource, type DataSourceOptions, type Migration } from 'typeorm';
 import { withMigrationLock } from '../migrations/migration-lock';
+import { assertMigrationRole } from '../migrations/migration-role';
 
 /**
  * A DataSource whose migration commands hold the migration lock, for the typeorm CLI. `show` takes
@@ -12,11 +13,13 @@ export class MigrationDataSource extends DataSource {
     super(options);
   }
 
-  override runMigrations(options?: Parameters<DataSource['runMigrations']>[0]): Promise<Migration[]> {
+  override async runMigrations(options?: Parameters<DataSource['runMigrations']>[0]): Promise<Migration[]> {
+    await assertMigrationRole(this);
     return withMigrationLock(this, () => super.runMigrations(options));
   }
 
-  override undoLastMigration(options?: Parameters<DataSource['undoLastMigration']>[0]): Promise<void> {
+  override async undoLastMigration(options?: Parameters<DataSource['undoLastMigration']>[0]): Promise<void> {
+    await assertMigrationRole(this);
     return withMigrationLock(this, () => super.undoLastMigration(options));
   }
 

@@ -8,6 +8,8 @@ export interface DatabaseConfig {
   backend: DatabaseBackend;
   /** Connection string; always set for `postgres`, unset for `embedded`. */
   url?: string;
+  /** A separate login for the system path (`postgres` only); unset: the system path uses {@link url}. */
+  systemUrl?: string;
   /** Where the embedded database keeps its files; unset keeps it in memory. */
   dataDir?: string;
   poolSize: number;
@@ -31,7 +33,7 @@ const MAX_POOL_SIZE = 1000;
 type Env = Record<string, string | undefined>;
 
 /**
- * Reads and validates `DATABASE_URL`, `FDL_USE_DATABASE`, `FDL_DATA_DIR` and `FDL_DB_*`. A value in
+ * Reads and validates `DATABASE_URL`, `FDL_SYSTEM_DATABASE_URL`, `FDL_USE_DATABASE`, `FDL_DATA_DIR` and `FDL_DB_*`. A value in
  * `overrides` (module options given in code) wins over its variable, which is then not read at all.
  */
 export function loadDatabaseConfig(env: Env = process.env, overrides: Partial<DatabaseConfig> = {}): DatabaseConfig {
@@ -39,6 +41,7 @@ export function loadDatabaseConfig(env: Env = process.env, overrides: Partial<Da
   return validateDatabaseConfig({
     backend: pick(overrides.backend, () => parseBackend(env.FDL_USE_DATABASE)),
     url: pick(overrides.url, () => blankToUndefined(env.DATABASE_URL)),
+    systemUrl: pick(overrides.systemUrl, () => blankToUndefined(env.FDL_SYSTEM_DATABASE_URL)),
     dataDir: pick(overrides.dataDir, () => blankToUndefined(env.FDL_DATA_DIR)),
     poolSize: pick(overrides.poolSize, () => parseOptional(env, 'FDL_DB_POOL_SIZE', parsePoolSize) ?? DEFAULT_POOL_SIZE),
     queryTimeout: pick(
@@ -78,6 +81,11 @@ export function validateDatabaseConfig(config: DatabaseConfig): DatabaseConfig {
       );
     }
     assertPostgresUrl(config.url);
+    if (config.systemUrl !== undefined) assertPostgresUrl(config.systemUrl, 'FDL_SYSTEM_DATABASE_URL');
+  } else if (config.systemUrl !== undefined) {
+    throw new DatabaseConfigError(
+      'FDL_SYSTEM_DATABASE_URL is set, but the embedded database has one login: set FDL_USE_DATABASE=true to use a server',
+    );
   }
   assertPoolSize(config.poolSize, 'FDL_DB_POOL_SIZE');
   assertPositiveSeconds(config.queryTimeout, 'FDL_DB_TIMEOUT');

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
+import { SystemDataSource } from '../tenancy/system-data-source';
 
 /** What the database looks like from this process. */
 export interface DatabaseHealthReport {
@@ -27,6 +28,7 @@ interface TerminusIndicatorService {
 export class DatabaseHealthIndicator {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly system: SystemDataSource,
     private readonly moduleRef: ModuleRef,
   ) {}
 
@@ -42,10 +44,28 @@ export class DatabaseHealthIndicator {
     };
     try {
       await this.dataSource.query('SELECT 1');
-      const pendingMigrations = await this.dataSource.showMigrations();
+      const pendingMigrations = await this.hasPendingMigrations();
       return { healthy: !pendingMigrations, reachable: true, pendingMigrations, pool: stats };
     } catch (error) {
       return { healthy: false, reachable: false, pendingMigrations: null, pool: stats, error: (error as Error).message };
+    }
+  }
+
+  /**
+   * Compares the DataSource's migrations with those recorded as applied, as fdl_system: in the
+   * least-privilege layout the runtime's login may read nothing by itself.
+   */
+  private async hasPendingMigrations(): Promise<boolean> {
+    const runner = this.system.dataSource.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      await runner.query(`SELECT set_config('role', 'fdl_system', true)`);
+      const exists = (await runner.query(`SELECT to_regclass('public.migrations') IS NOT NULL AS exists`))[0].exists;
+      const applied = new Set<string>(exists ? (await runner.query('SELECT name FROM public.migrations')).map((row: { name: string }) => row.name) : []);
+      return this.dataSource.migrations.some((migration) => !applied.has(migration.name ?? migration.constructor.name));
+    } finally {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      await runner.release();
     }
   }
 

@@ -1,4 +1,5 @@
 import type { DataSource, Migration } from 'typeorm';
+import { assertMigrationRole } from './migration-role';
 
 /** The advisory lock every migration command takes (`pg_advisory_lock(hashtext(key))`), per database. */
 export const MIGRATION_LOCK_KEY = 'fdl-runtime-db:migrations';
@@ -23,7 +24,11 @@ export async function withMigrationLock<T>(dataSource: DataSource, work: () => P
   }
 }
 
-/** Applies every pending migration under the migration lock, all in one transaction. */
-export function runPendingMigrations(dataSource: DataSource): Promise<Migration[]> {
+/**
+ * Applies every pending migration under the migration lock, all in one transaction, after checking
+ * that the login is the schema's owner (see {@link assertMigrationRole}).
+ */
+export async function runPendingMigrations(dataSource: DataSource): Promise<Migration[]> {
+  await assertMigrationRole(dataSource);
   return withMigrationLock(dataSource, () => dataSource.runMigrations({ transaction: 'all' }));
 }

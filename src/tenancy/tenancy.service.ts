@@ -4,6 +4,7 @@ import { RESOLVED_DATABASE_CONFIG } from '../database.internal-constants';
 import type { DatabaseConfig } from '../config/database-config';
 import { type DatabaseScope, sameScope } from './database-scope';
 import { ScopedTransaction } from './scoped-transaction';
+import { SystemDataSource } from './system-data-source';
 import { TenantContext } from './tenant-context';
 import { parseTenantId } from './tenant-id';
 import { TenantContextConflictError } from './tenancy.errors';
@@ -22,6 +23,7 @@ export interface RunOptions {
 export class TenancyService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly system: SystemDataSource,
     private readonly context: TenantContext,
     @Inject(RESOLVED_DATABASE_CONFIG) private readonly config: DatabaseConfig,
   ) {}
@@ -56,7 +58,8 @@ export class TenancyService {
       if (!sameScope(open.scope, scope)) throw new TenantContextConflictError();
       return work();
     }
-    const transaction = new ScopedTransaction(this.dataSource, scope, {
+    const dataSource = scope.kind === 'system' ? this.system.dataSource : this.dataSource;
+    const transaction = new ScopedTransaction(dataSource, scope, {
       statementMs: this.config.queryTimeout * 1000,
       idleInTransactionMs: this.config.idleInTransactionTimeout * 1000,
     }, actor);

@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import { DataSource, type MigrationInterface } from 'typeorm';
 import { DATABASE_MIGRATIONS } from '../../src/migrations';
 import { MIGRATION_LOCK_KEY } from '../../src/migrations/migration-lock';
+import { loginUrl, TEST_LOGINS } from '../utils/least-privilege';
 import { schemaSnapshot, type SchemaSnapshot } from '../utils/schema-snapshot';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
 import { asSuperuser } from '../utils/tenant-sql';
@@ -148,7 +149,7 @@ describe('migrations', () => {
     try {
       await gate.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK_KEY]);
       runs = [1, 2, 3].map(() => npmRun('migration:run', db.url));
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + 90_000;
       for (;;) {
         const { rows } = await gate.query<{ waiting: number }>(
           `SELECT count(*)::int AS waiting FROM pg_locks
@@ -190,5 +191,14 @@ describe('migrations', () => {
     expect(run.code).toBe(0);
     await expect(appliedMigrations(db.url)).resolves.toEqual(NAMES);
     expect(await schemaSnapshot(db.url)).toEqual(fullSchema());
+  });
+  it('npm run migration:run as the runtime login (not the owner) refuses before changing anything, naming both logins', async () => {
+    const db = await database(); // migrated by the global setup, as the owner login
+    const run = await npmRun('migration:revert', loginUrl(db.url, 'runtime')).exited;
+    expect(run.code).not.toBe(0);
+    expect(run.stdout + run.stderr).toContain(
+      `migrations must run as the schema's owner: "${TEST_LOGINS.owner}" owns its tables, but the migration logs in as "${TEST_LOGINS.runtime}"`,
+    );
+    await expect(appliedMigrations(db.url)).resolves.toEqual(NAMES);
   });
 });

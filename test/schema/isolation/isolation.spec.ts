@@ -1,7 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { createTestDatabase, type TestDatabase, withServerClient } from '../../utils/test-database';
-import { asRole, asSuperuser, asSystem, asTenant } from '../../utils/tenant-sql';
+import { loginUrl } from '../../utils/least-privilege';
+import { asRole, asSuperuser, asSystem as asSystemOn, asTenant as asTenantOn } from '../../utils/tenant-sql';
+
+/**
+ * The suite runs once per login layout: one superuser login that switches roles (the simple layout,
+ * and the hardest case for RLS), and the production layout's NOINHERIT logins, one that may become
+ * fdl_app only and one that may become fdl_system only.
+ */
+const LAYOUTS: [string, (url: string, role: 'fdl_app' | 'fdl_system') => string][] = [
+  ['one superuser login', (url) => url],
+  ['least-privilege logins', (url, role) => loginUrl(url, role === 'fdl_app' ? 'runtime' : 'system')],
+];
 
 interface Seed {
   tenant: string;
@@ -12,7 +23,7 @@ interface Seed {
 
 /** Two tenants, each with one row in every table, written as the system role. */
 async function seedTwoTenants(url: string): Promise<[Seed, Seed]> {
-  return asSystem(url, async (c) => {
+  return asSystemOn(url, async (c) => {
     const seeds: Seed[] = [];
     for (const name of ['a', 'b']) {
       const tenant = (await c.query(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, [name])).rows[0].id;
@@ -38,8 +49,12 @@ async function seedTwoTenants(url: string): Promise<[Seed, Seed]> {
 
 const TENANT_TABLES = ['flows', 'flow_versions', 'execution_snapshots', 'execution_history', 'audit_logs'] as const;
 
-describe('Row level security', () => {
+describe.each(LAYOUTS)('Row level security (%s)', (_layout, login) => {
   let db: TestDatabase;
+  const asTenant = <T>(url: string, tenant: string | null, work: (c: Client) => Promise<T>, commit = false) =>
+    asTenantOn(url === db.url ? login(url, 'fdl_app') : url, tenant, work, commit);
+  const asSystem = <T>(url: string, work: (c: Client) => Promise<T>, commit = true) =>
+    asSystemOn(url === db.url ? login(url, 'fdl_system') : url, work, commit);
   let a: Seed;
   let b: Seed;
   const rowsOf = (tenant: string | null, table: string) =>
@@ -48,7 +63,7 @@ describe('Row level security', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    [a, b] = await seedTwoTenants(db.url);
+    [a, b] = await seedTwoTenants(login(db.url, 'fdl_system'));
   });
   afterAll(() => db.drop());
 
@@ -187,7 +202,7 @@ describe('Row level security', () => {
     });
 
     it('a superuser login after the role switch sees only the tenant (without it, RLS does not apply to superusers: by design)', async () => {
-      expect(await asTenant(db.url, b.tenant, async (c) => (await c.query('SELECT DISTINCT tenant_id FROM execution_snapshots')).rows.map((r) => r.tenant_id))).toEqual([b.tenant]);
+      expect(await asTenantOn(db.url, b.tenant, async (c) => (await c.query('SELECT DISTINCT tenant_id FROM execution_snapshots')).rows.map((r) => r.tenant_id))).toEqual([b.tenant]);
     });
 
     it('a login that is a member of fdl_app only cannot become fdl_system', async () => {
