@@ -33,6 +33,14 @@ DO $$
 
 GRANT USAGE ON SCHEMA public TO fdl_app, fdl_system;
 
+DO $$
+      BEGIN
+        IF to_regclass('public.migrations') IS NOT NULL THEN
+          GRANT SELECT ON public.migrations TO fdl_system;
+        END IF;
+      END
+      $$;
+
 CREATE TABLE tenants (
   id          uuid        NOT NULL DEFAULT gen_random_uuid(),
   name        text        NOT NULL,
@@ -40,6 +48,7 @@ CREATE TABLE tenants (
   created_at  timestamptz NOT NULL DEFAULT now(),
   updated_at  timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT "PK_tenants" PRIMARY KEY (id),
+  CONSTRAINT "CHK_tenants_id" CHECK (id <> '00000000-0000-0000-0000-000000000000'),
   CONSTRAINT "CHK_tenants_name" CHECK (length(btrim(name)) BETWEEN 1 AND 200),
   CONSTRAINT "CHK_tenants_status" CHECK (status IN ('active', 'suspended'))
 );
@@ -50,7 +59,7 @@ ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
 
 CREATE POLICY tenants_tenant_isolation ON tenants
   FOR SELECT TO fdl_app
-  USING (id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid));
+  USING (id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid);
 
 CREATE POLICY tenants_system_access ON tenants
   FOR ALL TO fdl_system

@@ -16,8 +16,7 @@ CREATE TABLE flows (
   current_version_id  uuid,
   created_at          timestamptz NOT NULL DEFAULT now(),
   updated_at          timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT "PK_flows" PRIMARY KEY (id),
-  CONSTRAINT "UQ_flows_tenant_id" UNIQUE (tenant_id, id),
+  CONSTRAINT "PK_flows" PRIMARY KEY (tenant_id, id),
   CONSTRAINT "UQ_flows_tenant_name" UNIQUE (tenant_id, name),
   CONSTRAINT "CHK_flows_name" CHECK (length(btrim(name)) BETWEEN 1 AND 200),
   CONSTRAINT "FK_flows_tenant" FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE
@@ -29,8 +28,8 @@ ALTER TABLE flows FORCE ROW LEVEL SECURITY;
 
 CREATE POLICY flows_tenant_isolation ON flows
   FOR ALL TO fdl_app
-  USING (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))
-  WITH CHECK (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid));
+  USING (tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid)
+  WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid);
 
 CREATE POLICY flows_system_access ON flows
   FOR ALL TO fdl_system

@@ -16,8 +16,7 @@ CREATE TABLE flow_versions (
   definition    jsonb       NOT NULL,
   content_hash  text        NOT NULL,
   created_at    timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT "PK_flow_versions" PRIMARY KEY (id),
-  CONSTRAINT "UQ_flow_versions_tenant_id" UNIQUE (tenant_id, id),
+  CONSTRAINT "PK_flow_versions" PRIMARY KEY (tenant_id, id),
   CONSTRAINT "UQ_flow_versions_tenant_flow_id" UNIQUE (tenant_id, flow_id, id),
   CONSTRAINT "UQ_flow_versions_tenant_flow_version" UNIQUE (tenant_id, flow_id, version),
   CONSTRAINT "CHK_flow_versions_version" CHECK (version > 0),
@@ -53,8 +52,8 @@ ALTER TABLE flow_versions FORCE ROW LEVEL SECURITY;
 
 CREATE POLICY flow_versions_tenant_isolation ON flow_versions
   FOR ALL TO fdl_app
-  USING (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))
-  WITH CHECK (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid));
+  USING (tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid)
+  WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid);
 
 CREATE POLICY flow_versions_system_access ON flow_versions
   FOR ALL TO fdl_system

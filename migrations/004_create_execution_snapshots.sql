@@ -22,8 +22,7 @@ CREATE TABLE execution_snapshots (
   created_at       timestamptz NOT NULL DEFAULT now(),
   updated_at       timestamptz NOT NULL DEFAULT now(),
   finished_at      timestamptz,
-  CONSTRAINT "PK_execution_snapshots" PRIMARY KEY (id),
-  CONSTRAINT "UQ_execution_snapshots_tenant_id" UNIQUE (tenant_id, id),
+  CONSTRAINT "PK_execution_snapshots" PRIMARY KEY (tenant_id, id),
   CONSTRAINT "CHK_execution_snapshots_status"
     CHECK (status IN ('pending', 'running', 'paused', 'completed', 'failed', 'cancelled')),
   CONSTRAINT "CHK_execution_snapshots_finished_at"
@@ -84,8 +83,8 @@ ALTER TABLE execution_snapshots FORCE ROW LEVEL SECURITY;
 
 CREATE POLICY execution_snapshots_tenant_isolation ON execution_snapshots
   FOR ALL TO fdl_app
-  USING (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))
-  WITH CHECK (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid));
+  USING (tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid)
+  WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid);
 
 CREATE POLICY execution_snapshots_system_access ON execution_snapshots
   FOR ALL TO fdl_system

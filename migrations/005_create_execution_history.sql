@@ -46,8 +46,8 @@ ALTER TABLE execution_history_default FORCE ROW LEVEL SECURITY;
 
 CREATE POLICY execution_history_tenant_isolation ON execution_history
   FOR ALL TO fdl_app
-  USING (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))
-  WITH CHECK (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid));
+  USING (tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid)
+  WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid);
 
 CREATE POLICY execution_history_system_access ON execution_history
   FOR ALL TO fdl_system

@@ -9,6 +9,7 @@ export type { EmbeddedDatabase } from './embedded/embedded-database';
 
 export * from './entities';
 export { DATABASE_MIGRATIONS } from './migrations';
+export { SYSTEM_TENANT_ID, tenantPolicyExpression } from './schema/tenant-policy';
 export { migrationDataSourceOptions } from './migrations/migration-data-source-options';
 export { runPendingMigrations, withMigrationLock } from './migrations/migration-lock';
 

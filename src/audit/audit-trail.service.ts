@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { TenantContext } from '../tenancy/tenant-context';
 import type { ScopedTransaction } from '../tenancy/scoped-transaction';
 import { parseTenantId } from '../tenancy/tenant-id';
+import { SYSTEM_TENANT_ID } from '../schema/tenant-policy';
 
 /** What an audit entry says; the tenant and the actor come from the current context. */
 export interface AuditEntry {
@@ -22,8 +23,6 @@ export type AuditChainVerification =
       brokenAt: { id: string | null; chainPosition: number; reason: 'hash_mismatch' | 'link_mismatch' | 'gap' };
     };
 
-const NIL_UUID = '00000000-0000-0000-0000-000000000000';
-
 /** The actor recorded when the context names none. */
 export function actorOf(transaction: ScopedTransaction): string {
   return transaction.actor ?? (transaction.scope.kind === 'system' ? 'system' : 'unknown');
@@ -40,7 +39,7 @@ export class AuditTrail {
   /** Appends one entry in the current tenant (or system) transaction. */
   async record(entry: AuditEntry): Promise<void> {
     const transaction = this.context.require('AuditTrail.record');
-    const tenantId = transaction.scope.kind === 'tenant' ? transaction.scope.tenantId : null;
+    const tenantId = transaction.scope.kind === 'tenant' ? transaction.scope.tenantId : SYSTEM_TENANT_ID;
     await transaction.manager.query(
       `INSERT INTO audit_logs (tenant_id, actor, action, target_type, target_id, details)
        VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -58,15 +57,16 @@ export class AuditTrail {
       transaction.scope.kind === 'tenant'
         ? transaction.scope.tenantId
         : tenantId === undefined
-          ? NIL_UUID
+          ? SYSTEM_TENANT_ID
           : parseTenantId(tenantId);
     const [row] = await transaction.manager.query(
       `WITH chain AS (
-         SELECT id, chain_position, hash = audit_logs_entry_hash(a) AS hash_ok,
+         SELECT id, chain_position,
+                hash = audit_logs_entry_hash(tenant_id, chain_position, previous_hash, actor, action, target_type, target_id, details, created_at) AS hash_ok,
                 previous_hash IS NOT DISTINCT FROM lag(hash) OVER w AS link_ok,
                 chain_position = coalesce(lag(chain_position) OVER w, 0) + 1 AS position_ok
-         FROM audit_logs a
-         WHERE coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) = $1
+         FROM audit_logs
+         WHERE tenant_id = $1
          WINDOW w AS (ORDER BY chain_position)
        )
        SELECT (SELECT count(*) FROM chain)::int AS entries, broken.*

@@ -1,7 +1,9 @@
-import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import type { SYSTEM_TENANT_ID } from '../schema/tenant-policy';
 
 /**
- * One entry of the append-only, hash-chained audit trail; `tenantId` is null for system entries.
+ * One entry of the append-only, hash-chained audit trail; `tenantId` is {@link SYSTEM_TENANT_ID}
+ * for the system's own entries.
  * Write entries through {@link AuditTrail} so they join the caller's transaction.
  */
 @Entity({ name: 'audit_logs' })
@@ -10,13 +12,12 @@ import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn 
 // (tenant_id, created_at DESC): @Index has no sort order, so this one is left to the migrations.
 @Index('IDX_audit_logs_tenant_created', { synchronize: false })
 @Index('UQ_audit_logs_tenant_chain_position', ['tenantId', 'chainPosition'], { unique: true })
-@Index('UQ_audit_logs_system_chain_position', ['chainPosition'], { unique: true, where: 'tenant_id IS NULL' })
 export class AuditLog {
+  @PrimaryColumn({ name: 'tenant_id', type: 'uuid', primaryKeyConstraintName: 'PK_audit_logs' })
+  tenantId!: string;
+
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_audit_logs' })
   id!: string;
-
-  @Column({ name: 'tenant_id', type: 'uuid', nullable: true })
-  tenantId!: string | null;
 
   @Column({ type: 'text' })
   actor!: string;

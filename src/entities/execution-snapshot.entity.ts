@@ -5,8 +5,8 @@ import {
   Entity,
   ForeignKey,
   Index,
+  PrimaryColumn,
   PrimaryGeneratedColumn,
-  Unique,
   UpdateDateColumn,
 } from 'typeorm';
 import { FlowVersion } from './flow-version.entity';
@@ -20,7 +20,6 @@ export type FinishedExecutionStatus = Extract<ExecutionStatus, 'completed' | 'fa
  * UPDATE explicitly).
  */
 @Entity({ name: 'execution_snapshots' })
-@Unique('UQ_execution_snapshots_tenant_id', ['tenantId', 'id'])
 // Also serves the cascade from a deleted flow version: (tenant_id, flow_id) alone filtered row by row.
 @Index('IDX_execution_snapshots_tenant_flow_version', ['tenantId', 'flowId', 'flowVersionId'])
 @Index('IDX_execution_snapshots_tenant_finished', ['tenantId', 'finishedAt'], { where: 'finished_at IS NOT NULL' })
@@ -42,11 +41,12 @@ export type FinishedExecutionStatus = Extract<ExecutionStatus, 'completed' | 'fa
   onDelete: 'CASCADE',
 })
 export class ExecutionSnapshot {
+  /** Leads the primary key: keys include the tenant (composite references; Citus shards by it). */
+  @PrimaryColumn({ name: 'tenant_id', type: 'uuid', primaryKeyConstraintName: 'PK_execution_snapshots' })
+  tenantId!: string;
+
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_execution_snapshots' })
   id!: string;
-
-  @Column({ name: 'tenant_id', type: 'uuid' })
-  tenantId!: string;
 
   @Column({ name: 'flow_id', type: 'uuid' })
   flowId!: string;

@@ -1,9 +1,8 @@
-import { Check, Column, CreateDateColumn, Entity, ForeignKey, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, ForeignKey, PrimaryColumn, PrimaryGeneratedColumn, Unique } from 'typeorm';
 import { Flow } from './flow.entity';
 
 /** One immutable version of a flow's definition; the database refuses any UPDATE of it. */
 @Entity({ name: 'flow_versions' })
-@Unique('UQ_flow_versions_tenant_id', ['tenantId', 'id'])
 @Unique('UQ_flow_versions_tenant_flow_id', ['tenantId', 'flowId', 'id'])
 @Unique('UQ_flow_versions_tenant_flow_version', ['tenantId', 'flowId', 'version'])
 @Check('CHK_flow_versions_version', 'version > 0')
@@ -13,11 +12,12 @@ import { Flow } from './flow.entity';
   onDelete: 'CASCADE',
 })
 export class FlowVersion {
+  /** Leads the primary key: keys include the tenant (composite references; Citus shards by it). */
+  @PrimaryColumn({ name: 'tenant_id', type: 'uuid', primaryKeyConstraintName: 'PK_flow_versions' })
+  tenantId!: string;
+
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_flow_versions' })
   id!: string;
-
-  @Column({ name: 'tenant_id', type: 'uuid' })
-  tenantId!: string;
 
   @Column({ name: 'flow_id', type: 'uuid' })
   flowId!: string;

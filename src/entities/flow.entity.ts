@@ -4,6 +4,7 @@ import {
   CreateDateColumn,
   Entity,
   ForeignKey,
+  PrimaryColumn,
   PrimaryGeneratedColumn,
   Unique,
   UpdateDateColumn,
@@ -13,7 +14,6 @@ import { Tenant } from './tenant.entity';
 
 /** A flow definition registered by a tenant; its content lives in immutable {@link FlowVersion}s. */
 @Entity({ name: 'flows' })
-@Unique('UQ_flows_tenant_id', ['tenantId', 'id'])
 @Unique('UQ_flows_tenant_name', ['tenantId', 'name'])
 @Check('CHK_flows_name', 'length(btrim(name)) BETWEEN 1 AND 200')
 @ForeignKey(() => Tenant, ['tenantId'], ['id'], { name: 'FK_flows_tenant', onDelete: 'CASCADE' })
@@ -21,11 +21,12 @@ import { Tenant } from './tenant.entity';
   name: 'FK_flows_current_version',
 })
 export class Flow {
+  /** Leads the primary key: keys include the tenant (composite references; Citus shards by it). */
+  @PrimaryColumn({ name: 'tenant_id', type: 'uuid', primaryKeyConstraintName: 'PK_flows' })
+  tenantId!: string;
+
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_flows' })
   id!: string;
-
-  @Column({ name: 'tenant_id', type: 'uuid' })
-  tenantId!: string;
 
   @Column({ type: 'text' })
   name!: string;

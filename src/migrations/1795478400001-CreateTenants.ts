@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { SYSTEM_TENANT_ID, tenantPolicyExpression } from '../schema/tenant-policy';
 import { boundMigrationWaits } from './migration-timeouts';
 
 /**
@@ -43,6 +44,16 @@ export class CreateTenants1795478400001 implements MigrationInterface {
       END
       $$`);
     await queryRunner.query(`GRANT USAGE ON SCHEMA public TO fdl_app, fdl_system`);
+    // TypeORM's record of applied migrations (absent under psql and sqlx): the health check reads it
+    // on the system path, since the runtime's login has no privilege of its own.
+    await queryRunner.query(`
+      DO $$
+      BEGIN
+        IF to_regclass('public.migrations') IS NOT NULL THEN
+          GRANT SELECT ON public.migrations TO fdl_system;
+        END IF;
+      END
+      $$`);
 
     await queryRunner.query(`
       CREATE TABLE tenants (
@@ -52,19 +63,18 @@ export class CreateTenants1795478400001 implements MigrationInterface {
         created_at  timestamptz NOT NULL DEFAULT now(),
         updated_at  timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT "PK_tenants" PRIMARY KEY (id),
+        CONSTRAINT "CHK_tenants_id" CHECK (id <> '${SYSTEM_TENANT_ID}'),
         CONSTRAINT "CHK_tenants_name" CHECK (length(btrim(name)) BETWEEN 1 AND 200),
         CONSTRAINT "CHK_tenants_status" CHECK (status IN ('active', 'suspended'))
       )`);
 
-    // Fail closed: NULLIF turns both "never set" (NULL) and "set in an earlier transaction on this
-    // connection" ('') into NULL, which matches no row. The sub-select makes it an InitPlan,
-    // evaluated once per statement instead of once per row.
+    // Fail closed: no tenant set, no row (see tenantPolicyExpression).
     await queryRunner.query(`ALTER TABLE tenants ENABLE ROW LEVEL SECURITY`);
     await queryRunner.query(`ALTER TABLE tenants FORCE ROW LEVEL SECURITY`);
     await queryRunner.query(`
       CREATE POLICY tenants_tenant_isolation ON tenants
         FOR SELECT TO fdl_app
-        USING (id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))`);
+        USING (${tenantPolicyExpression('id')})`);
     await queryRunner.query(`
       CREATE POLICY tenants_system_access ON tenants
         FOR ALL TO fdl_system

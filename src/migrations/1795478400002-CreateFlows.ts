@@ -1,10 +1,12 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { tenantPolicyExpression } from '../schema/tenant-policy';
 import { boundMigrationWaits } from './migration-timeouts';
 
 /**
- * The flow definitions registry. `UQ_flows_tenant_id` exists so that children can reference a flow
- * by `(tenant_id, id)`: foreign-key checks bypass RLS, so only a composite key makes a reference
- * to another tenant's flow impossible.
+ * The flow definitions registry. Like every tenant table, its keys lead with `tenant_id`: children
+ * reference a flow by `(tenant_id, id)` (foreign-key checks bypass RLS, so only a composite key makes
+ * a reference to another tenant's flow impossible), and Citus, which shards by `tenant_id`, requires
+ * the distribution column in every primary key and unique constraint.
  */
 export class CreateFlows1795478400002 implements MigrationInterface {
   name = 'CreateFlows1795478400002';
@@ -20,8 +22,7 @@ export class CreateFlows1795478400002 implements MigrationInterface {
         current_version_id  uuid,
         created_at          timestamptz NOT NULL DEFAULT now(),
         updated_at          timestamptz NOT NULL DEFAULT now(),
-        CONSTRAINT "PK_flows" PRIMARY KEY (id),
-        CONSTRAINT "UQ_flows_tenant_id" UNIQUE (tenant_id, id),
+        CONSTRAINT "PK_flows" PRIMARY KEY (tenant_id, id),
         CONSTRAINT "UQ_flows_tenant_name" UNIQUE (tenant_id, name),
         CONSTRAINT "CHK_flows_name" CHECK (length(btrim(name)) BETWEEN 1 AND 200),
         CONSTRAINT "FK_flows_tenant" FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE
@@ -32,8 +33,8 @@ export class CreateFlows1795478400002 implements MigrationInterface {
     await queryRunner.query(`
       CREATE POLICY flows_tenant_isolation ON flows
         FOR ALL TO fdl_app
-        USING (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))
-        WITH CHECK (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))`);
+        USING (${tenantPolicyExpression()})
+        WITH CHECK (${tenantPolicyExpression()})`);
     await queryRunner.query(`
       CREATE POLICY flows_system_access ON flows
         FOR ALL TO fdl_system

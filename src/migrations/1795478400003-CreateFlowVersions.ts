@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { tenantPolicyExpression } from '../schema/tenant-policy';
 import { boundMigrationWaits } from './migration-timeouts';
 
 /**
@@ -20,8 +21,7 @@ export class CreateFlowVersions1795478400003 implements MigrationInterface {
         definition    jsonb       NOT NULL,
         content_hash  text        NOT NULL,
         created_at    timestamptz NOT NULL DEFAULT now(),
-        CONSTRAINT "PK_flow_versions" PRIMARY KEY (id),
-        CONSTRAINT "UQ_flow_versions_tenant_id" UNIQUE (tenant_id, id),
+        CONSTRAINT "PK_flow_versions" PRIMARY KEY (tenant_id, id),
         CONSTRAINT "UQ_flow_versions_tenant_flow_id" UNIQUE (tenant_id, flow_id, id),
         CONSTRAINT "UQ_flow_versions_tenant_flow_version" UNIQUE (tenant_id, flow_id, version),
         CONSTRAINT "CHK_flow_versions_version" CHECK (version > 0),
@@ -60,8 +60,8 @@ export class CreateFlowVersions1795478400003 implements MigrationInterface {
     await queryRunner.query(`
       CREATE POLICY flow_versions_tenant_isolation ON flow_versions
         FOR ALL TO fdl_app
-        USING (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))
-        WITH CHECK (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))`);
+        USING (${tenantPolicyExpression()})
+        WITH CHECK (${tenantPolicyExpression()})`);
     await queryRunner.query(`
       CREATE POLICY flow_versions_system_access ON flow_versions
         FOR ALL TO fdl_system

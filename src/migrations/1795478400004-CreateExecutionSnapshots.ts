@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { tenantPolicyExpression } from '../schema/tenant-policy';
 import { boundMigrationWaits } from './migration-timeouts';
 
 /**
@@ -26,8 +27,7 @@ export class CreateExecutionSnapshots1795478400004 implements MigrationInterface
         created_at       timestamptz NOT NULL DEFAULT now(),
         updated_at       timestamptz NOT NULL DEFAULT now(),
         finished_at      timestamptz,
-        CONSTRAINT "PK_execution_snapshots" PRIMARY KEY (id),
-        CONSTRAINT "UQ_execution_snapshots_tenant_id" UNIQUE (tenant_id, id),
+        CONSTRAINT "PK_execution_snapshots" PRIMARY KEY (tenant_id, id),
         CONSTRAINT "CHK_execution_snapshots_status"
           CHECK (status IN ('pending', 'running', 'paused', 'completed', 'failed', 'cancelled')),
         CONSTRAINT "CHK_execution_snapshots_finished_at"
@@ -90,8 +90,8 @@ export class CreateExecutionSnapshots1795478400004 implements MigrationInterface
     await queryRunner.query(`
       CREATE POLICY execution_snapshots_tenant_isolation ON execution_snapshots
         FOR ALL TO fdl_app
-        USING (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))
-        WITH CHECK (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))`);
+        USING (${tenantPolicyExpression()})
+        WITH CHECK (${tenantPolicyExpression()})`);
     await queryRunner.query(`
       CREATE POLICY execution_snapshots_system_access ON execution_snapshots
         FOR ALL TO fdl_system

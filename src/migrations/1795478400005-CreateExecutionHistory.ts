@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { tenantPolicyExpression } from '../schema/tenant-policy';
 import { boundMigrationWaits } from './migration-timeouts';
 
 /**
@@ -52,8 +53,8 @@ export class CreateExecutionHistory1795478400005 implements MigrationInterface {
     await queryRunner.query(`
       CREATE POLICY execution_history_tenant_isolation ON execution_history
         FOR ALL TO fdl_app
-        USING (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))
-        WITH CHECK (tenant_id = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))`);
+        USING (${tenantPolicyExpression()})
+        WITH CHECK (${tenantPolicyExpression()})`);
     await queryRunner.query(`
       CREATE POLICY execution_history_system_access ON execution_history
         FOR ALL TO fdl_system

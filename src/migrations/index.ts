@@ -6,6 +6,7 @@ import { CreateExecutionHistory1795478400005 } from './1795478400005-CreateExecu
 import { CreateAuditLogs1795478400006 } from './1795478400006-CreateAuditLogs';
 import { CreateHistoryPartitionFunctions1795478400007 } from './1795478400007-CreateHistoryPartitionFunctions';
 import { CreateTenantCheckFunction1795478400008 } from './1795478400008-CreateTenantCheckFunction';
+import { DistributeOnCitus1795478400009 } from './1795478400009-DistributeOnCitus';
 
 /** Every migration of the schema, in the order it must run. An explicit list: globs break once packed into `dist/`. */
 export const DATABASE_MIGRATIONS = [
@@ -17,4 +18,5 @@ export const DATABASE_MIGRATIONS = [
   CreateAuditLogs1795478400006,
   CreateHistoryPartitionFunctions1795478400007,
   CreateTenantCheckFunction1795478400008,
+  DistributeOnCitus1795478400009,
 ];

@@ -1,4 +1,4 @@
-import { AuditTrail } from '../../src';
+import { AuditTrail, SYSTEM_TENANT_ID } from '../../src';
 import { asSuperuser } from '../utils/tenant-sql';
 import { lifecycleFixture, type LifecycleFixture } from './lifecycle-fixture';
 
@@ -13,13 +13,14 @@ describe(AuditTrail.name, () => {
   });
   afterAll(() => fx.close());
 
+  /** A tenant's chain, or the system's (SYSTEM_TENANT_ID) for `null`. */
   const chain = (tenantId: string | null) =>
     asSuperuser(fx.db.url, async (c) =>
       (
         await c.query(
           `SELECT id, chain_position::int AS position, previous_hash, hash FROM audit_logs
-           WHERE tenant_id IS NOT DISTINCT FROM $1 ORDER BY chain_position`,
-          [tenantId],
+           WHERE tenant_id = $1 ORDER BY chain_position`,
+          [tenantId ?? SYSTEM_TENANT_ID],
         )
       ).rows,
     );

@@ -46,7 +46,7 @@ describe('entities (DATABASE_ENTITIES)', () => {
     expect(fromEntities).toEqual(fromMigrations);
     // Two empty results would be equal too: make sure the comparison covered the decorators.
     expect(Object.keys(fromMigrations)).toEqual(
-      expect.arrayContaining(['execution_snapshots.CHK_execution_snapshots_version', 'audit_logs.UQ_audit_logs_system_chain_position']),
+      expect.arrayContaining(['execution_snapshots.CHK_execution_snapshots_version', 'audit_logs.UQ_audit_logs_tenant_chain_position', 'flows.PK_flows']),
     );
   });
 });

@@ -42,7 +42,7 @@ async function seedTwoTenants(url: string): Promise<[Seed, Seed]> {
       await c.query(`INSERT INTO audit_logs (tenant_id, actor, action) VALUES ($1, 'seed', 'seeded')`, [tenant]);
       seeds.push({ tenant, flow, version, execution });
     }
-    await c.query(`INSERT INTO audit_logs (tenant_id, actor, action) VALUES (NULL, 'seed', 'system entry')`);
+    await c.query(`INSERT INTO audit_logs (tenant_id, actor, action) VALUES ('00000000-0000-0000-0000-000000000000', 'seed', 'system entry')`);
     return seeds as [Seed, Seed];
   });
 }

@@ -1,0 +1,92 @@
+import { DataSource } from 'typeorm';
+import { DATABASE_MIGRATIONS } from '../../src/migrations';
+import { migrationDataSourceOptions } from '../../src/migrations/migration-data-source-options';
+import {
+  addCitus,
+  type CitusDatabase,
+  createCitusDatabase,
+  describeOnCitus,
+  distributionViolations,
+  migrateCitus,
+  withClient,
+} from '../utils/citus';
+
+const distributedTables = (db: CitusDatabase) =>
+  withClient(db.url, async (c) =>
+    (await c.query<{ name: string }>(`SELECT logicalrelid::regclass::text AS name FROM pg_dist_partition ORDER BY 1`)).rows.map((r) => r.name),
+  );
+
+describeOnCitus('The schema on a Citus cluster', () => {
+  const databases: CitusDatabase[] = [];
+  const database = async (options?: { withCitus?: boolean }) => {
+    const db = await createCitusDatabase(options);
+    databases.push(db);
+    return db;
+  };
+  afterAll(() => Promise.all(databases.map((db) => db.drop())));
+
+  it('npm run migration:run leaves tenants a reference table and the tenant tables distributed by tenant_id in one co-location group', async () => {
+    const db = await database();
+    await migrateCitus(db.url);
+    await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
+    expect(await distributedTables(db)).toEqual(
+      ['audit_logs', 'execution_history', 'execution_history_default', 'execution_snapshots', 'flow_versions', 'flows', 'tenants'].sort(),
+    );
+  });
+
+  it('migrations go up, all the way down, and up again on the coordinator', async () => {
+    const db = await database();
+    const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
+    try {
+      await dataSource.runMigrations({ transaction: 'all' });
+      for (let i = 0; i < DATABASE_MIGRATIONS.length; i++) await dataSource.undoLastMigration({ transaction: 'all' });
+      await expect(
+        withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations'`)).rows[0].n),
+      ).resolves.toBe(0);
+      await dataSource.runMigrations({ transaction: 'all' });
+    } finally {
+      await dataSource.destroy();
+    }
+    await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
+  });
+
+  it('the last migration alone reverts to local tables and reapplies', async () => {
+    const db = await database();
+    const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
+    try {
+      await dataSource.runMigrations({ transaction: 'all' });
+      await dataSource.undoLastMigration({ transaction: 'all' });
+      expect(await distributedTables(db)).toEqual([]);
+      await dataSource.runMigrations({ transaction: 'all' });
+    } finally {
+      await dataSource.destroy();
+    }
+    await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
+  });
+
+  it('a database that gets Citus after it was migrated is distributed by SELECT fdl_distribute_on_citus(), once', async () => {
+    const db = await database({ withCitus: false });
+    await migrateCitus(db.url);
+    await addCitus(db);
+    expect(await distributedTables(db)).toEqual([]);
+    const first = await withClient(db.url, async (c) => (await c.query('SELECT fdl_distribute_on_citus() AS t')).rows.map((r) => r.t));
+    expect(first).toEqual(['tenants', 'flows', 'flow_versions', 'execution_snapshots', 'execution_history', 'audit_logs']);
+    const again = await withClient(db.url, async (c) => (await c.query('SELECT fdl_distribute_on_citus() AS t')).rows);
+    expect(again).toEqual([]);
+    await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
+  });
+
+  it('negative control: a tenant table left undistributed is reported', async () => {
+    const db = await database();
+    await migrateCitus(db.url);
+    const violations = await withClient(db.url, async (c) => {
+      await c.query('BEGIN');
+      await c.query(`SET LOCAL citus.multi_shard_modify_mode = 'sequential'`);
+      await c.query(`SELECT undistribute_table('audit_logs')`);
+      const found = await distributionViolations(c);
+      await c.query('ROLLBACK');
+      return found;
+    });
+    expect(violations).toEqual(['audit_logs: local, expected distributed by tenant_id']);
+  });
+});

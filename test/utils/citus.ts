@@ -1,0 +1,178 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { migrationDataSourceOptions } from '../../src/migrations/migration-data-source-options';
+import { parseTenantId } from '../../src/tenancy/tenant-id';
+import { CITUS_KIT } from '../setup/citus-cluster';
+
+const run = promisify(execFile);
+
+/** Why the Citus tests are skipped in this run, or undefined when a cluster was started for them. */
+export const citusSkipReason = (): string | undefined =>
+  process.env.FDL_TEST_CITUS_PORT ? undefined : (process.env.FDL_TEST_CITUS_SKIP ?? 'no Citus cluster was started for this run');
+
+/** `describe` for the Citus suites: skipped, with the reason printed, where no cluster runs. */
+export function describeOnCitus(name: string, suite: () => void): void {
+  const reason = citusSkipReason();
+  if (reason) {
+    describe.skip(`${name} (skipped: ${reason})`, suite);
+    // eslint-disable-next-line no-console
+    console.warn(`Citus tests skipped: ${reason}`);
+  } else {
+    describe(name, suite);
+  }
+}
+
+const nodeUrl = (port: number, database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
+
+/** A database of its own on every node of the run's cluster, the workers registered. */
+export interface CitusDatabase {
+  name: string;
+  /** The coordinator's URL. */
+  url: string;
+  /** The URL of the database on worker 1 or 2. */
+  workerUrl(worker: 1 | 2): string;
+  drop(): Promise<void>;
+}
+
+export async function createCitusDatabase(options: { withCitus?: boolean } = {}): Promise<CitusDatabase> {
+  const base = Number(process.env.FDL_TEST_CITUS_PORT);
+  const name = `fdl_citus_${randomBytes(5).toString('hex')}`;
+  if (options.withCitus === false) {
+    await onNode(base, 'postgres', (c) => c.query(`CREATE DATABASE "${name}"`));
+  } else {
+    await run('bash', [path.join(CITUS_KIT, 'cluster.sh'), 'createdb', name, String(base)]);
+    // Four shards a table instead of 32: distributing and every multi-shard statement get faster.
+    await onNode(base, 'postgres', (c) => c.query(`ALTER DATABASE "${name}" SET citus.shard_count = 4`));
+  }
+  return {
+    name,
+    url: nodeUrl(base, name),
+    workerUrl: (worker) => nodeUrl(base + worker, name),
+    drop: async () => {
+      for (const port of [base, base + 1, base + 2]) {
+        await onNode(port, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).catch(() => undefined);
+      }
+    },
+  };
+}
+
+/** Adds Citus to a database made with `{ withCitus: false }`, as an operator would later. */
+export async function addCitus(db: CitusDatabase): Promise<void> {
+  const base = Number(process.env.FDL_TEST_CITUS_PORT);
+  for (const port of [base + 1, base + 2]) {
+    await onNode(port, 'postgres', (c) => c.query(`CREATE DATABASE "${db.name}"`));
+    await onNode(port, db.name, (c) => c.query('CREATE EXTENSION citus'));
+  }
+  await onNode(base, db.name, async (c) => {
+    await c.query('CREATE EXTENSION citus');
+    await c.query(`ALTER DATABASE "${db.name}" SET citus.shard_count = 4`);
+    await c.query(`SELECT citus_set_coordinator_host('127.0.0.1', $1)`, [base]);
+    await c.query(`SELECT citus_add_node('127.0.0.1', $1)`, [base + 1]);
+    await c.query(`SELECT citus_add_node('127.0.0.1', $1)`, [base + 2]);
+  });
+}
+
+export async function onNode<T>(port: number, database: string, work: (client: Client) => Promise<T>): Promise<T> {
+  return withClient(nodeUrl(port, database), work);
+}
+
+export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs the migrations on the coordinator, as `npm run migration:run` does. */
+export async function migrateCitus(url: string): Promise<void> {
+  const dataSource = await new DataSource(migrationDataSourceOptions(url)).initialize();
+  try {
+    await dataSource.runMigrations({ transaction: 'all' });
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+/**
+ * The roles tenant transactions switch to, made able to log in on the workers: Citus opens its
+ * connections to them as the current role. (How production restricts that: README "Scaling out".)
+ */
+export async function letRolesReachWorkers(db: CitusDatabase): Promise<void> {
+  await withClient(db.url, (c) => c.query('ALTER ROLE fdl_app LOGIN; ALTER ROLE fdl_system LOGIN'));
+}
+
+/**
+ * A transaction on the coordinator as `role`, with the tenant set the way Citus sends it to the
+ * workers: `SET LOCAL`, the statement, after `citus.propagate_set_commands = 'local'`
+ * (`set_config()` is not propagated). SET takes no parameters: the tenant id is written into the
+ * statement only as the canonical UUID parseTenantId returns, never as given.
+ */
+export async function asRoleOnCitus<T>(
+  url: string,
+  options: { role: 'fdl_app' | 'fdl_system'; tenantId?: string | null; commit?: boolean },
+  work: (client: Client) => Promise<T>,
+): Promise<T> {
+  return withClient(url, async (client) => {
+    await client.query('BEGIN');
+    try {
+      await client.query(`SET LOCAL ROLE ${options.role}`);
+      await client.query(`SET LOCAL citus.propagate_set_commands = 'local'`);
+      if (options.tenantId === '') await client.query(`SET LOCAL app.current_tenant_id = ''`);
+      else if (options.tenantId) await client.query(`SET LOCAL app.current_tenant_id = '${parseTenantId(options.tenantId)}'`);
+      const result = await work(client);
+      await client.query(options.commit ? 'COMMIT' : 'ROLLBACK');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
+export const asTenantOnCitus = <T>(url: string, tenantId: string | null, work: (client: Client) => Promise<T>, commit = false) =>
+  asRoleOnCitus(url, { role: 'fdl_app', tenantId, commit }, work);
+
+export const asSystemOnCitus = <T>(url: string, work: (client: Client) => Promise<T>, commit = true) =>
+  asRoleOnCitus(url, { role: 'fdl_system', commit }, work);
+
+/** How every table must be distributed; what differs is reported, one line a table. */
+export async function distributionViolations(client: Client): Promise<string[]> {
+  const expected: Record<string, string> = {
+    tenants: 'reference',
+    flows: 'distributed by tenant_id',
+    flow_versions: 'distributed by tenant_id',
+    execution_snapshots: 'distributed by tenant_id',
+    execution_history: 'distributed by tenant_id',
+    audit_logs: 'distributed by tenant_id',
+  };
+  const { rows } = await client.query<{ table: string; how: string; colocation: number }>(
+    `SELECT c.relname AS table,
+            CASE WHEN p.partmethod = 'n' THEN 'reference'
+                 WHEN p.partmethod = 'h' THEN 'distributed by ' || column_to_column_name(p.logicalrelid, p.partkey)
+                 ELSE coalesce(p.partmethod::text, 'local') END AS how,
+            p.colocationid AS colocation
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_dist_partition p ON p.logicalrelid = c.oid
+     WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'migrations'`,
+  );
+  const violations: string[] = [];
+  const colocations = new Set<number>();
+  for (const row of rows) {
+    const partition = row.table.startsWith('execution_history_');
+    const want = expected[row.table] ?? (partition ? 'distributed by tenant_id' : undefined);
+    if (!want) continue;
+    const how = row.how ?? 'local';
+    if (how !== want) violations.push(`${row.table}: ${how}, expected ${want}`);
+    if (want.startsWith('distributed') && how === want) colocations.add(row.colocation);
+  }
+  for (const table of Object.keys(expected)) if (!rows.some((row) => row.table === table)) violations.push(`${table}: missing`);
+  if (colocations.size > 1) violations.push(`tenant tables are in ${colocations.size} co-location groups, expected 1`);
+  return violations;
+}
