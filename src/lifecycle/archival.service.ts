@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { actorOf } from '../audit/audit-trail.service';
+import { archiveBatch } from './archive-batch';
 import { TenancyService } from '../tenancy/tenancy.service';
 import { TenantContext } from '../tenancy/tenant-context';
 import { parseTenantId } from '../tenancy/tenant-id';
@@ -21,10 +22,9 @@ export interface ArchiveResult {
 /**
  * Moves finished executions from `execution_snapshots` to `execution_history`.
  *
- * Each batch is one statement (`WITH moved AS (DELETE … RETURNING …) INSERT …`) in its own
- * transaction: a crash at any point leaves every execution in exactly one of the two tables. Rows
- * are claimed with FOR UPDATE SKIP LOCKED, so two archivers running at once split the work instead
- * of colliding.
+ * Each batch is one transaction ({@link archiveBatch}): a crash at any point leaves every execution
+ * in exactly one of the two tables. Rows are claimed with FOR UPDATE SKIP LOCKED, so two archivers
+ * running at once split the work instead of colliding.
  */
 @Injectable()
 export class ArchivalService {
@@ -69,40 +69,16 @@ export class ArchivalService {
     }
   }
 
-  private async moveBatch(options: ArchiveOptions, tenantId: string): Promise<number> {
+  private moveBatch(options: ArchiveOptions, tenantId: string): Promise<number> {
     const transaction = this.context.require('ArchivalService');
-    const [{ moved }] = await transaction.manager.query(
-      `WITH claimed AS (
-         SELECT id FROM execution_snapshots
-         WHERE tenant_id = $4 AND finished_at IS NOT NULL AND finished_at < $1
-         LIMIT $2
-         FOR UPDATE SKIP LOCKED
-       ),
-       moved AS (
-         -- = ANY(ARRAY(…)) deletes by primary key; a join would hash the whole table every batch.
-         DELETE FROM execution_snapshots s WHERE s.tenant_id = $4 AND s.id = ANY (ARRAY(SELECT id FROM claimed))
-         RETURNING s.*
-       ),
-       archived AS (
-         INSERT INTO execution_history
-           (id, tenant_id, flow_id, flow_version_id, status, input, state, output, error, version, created_at, completed_at)
-         SELECT id, tenant_id, flow_id, flow_version_id, status, input, state, output, error, version, created_at, finished_at
-         FROM moved
-         RETURNING 1
-       ),
-       counted AS (SELECT count(*)::int AS moved FROM archived),
-       audited AS (
-         -- One entry per batch, in the tenant's chain (by the system's actor on the system path).
-         INSERT INTO audit_logs (tenant_id, actor, action, target_type, details)
-         SELECT $4, $3, 'executions.archived',
-                'execution_history', jsonb_build_object('moved', moved, 'finishedBefore', $1::timestamptz)
-         FROM counted WHERE moved > 0
-       )
-       SELECT moved FROM counted`,
-      [options.olderThan, checkBatchSize(options.batchSize), actorOf(transaction), tenantId],
-    );
-    return moved;
+    return archiveBatch(transaction.manager, {
+      tenantId,
+      finishedBefore: options.olderThan,
+      batchSize: checkBatchSize(options.batchSize),
+      actor: actorOf(transaction),
+    });
   }
+
 }
 
 function checkBatchSize(batchSize = 1000): number {

@@ -74,12 +74,14 @@ describe(ArchivalService.name, () => {
   it('an archiver killed mid-run (its backend terminated) and run again loses and duplicates nothing', async () => {
     const ids = await seedFinished(3000);
     const run = archival.archiveFinishedForAllTenants({ olderThan: new Date(), batchSize: 400 });
-    // Once some batches have committed, terminate the archiver's backend in the middle of another.
+    // Once some batches have committed, terminate the archiver's backend in the middle of another
+    // (during one of its statements, or between two of them).
     const killed = await asSuperuser(fx.db.url, async (c) => {
       for (let attempt = 0; attempt < 2000; attempt++) {
         const { rowCount } = await c.query(
           `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-           WHERE datname = current_database() AND state = 'active' AND query LIKE 'WITH claimed AS%'
+           WHERE datname = current_database() AND state IN ('active', 'idle in transaction')
+             AND query ~ '^\\s*(SELECT id FROM execution_snapshots|INSERT INTO execution_history|DELETE FROM execution_snapshots)'
              AND EXISTS (SELECT FROM execution_history)`, // some batches already committed
         );
         if (rowCount) return true;
