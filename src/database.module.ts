@@ -13,6 +13,8 @@ import { ArchivalService } from './lifecycle/archival.service';
 import { ExecutionsService } from './lifecycle/executions.service';
 import { FlowVersionsService } from './lifecycle/flow-versions.service';
 import { HistoryPartitionsService } from './lifecycle/history-partitions.service';
+import { DatabaseTelemetry } from './observability/database-telemetry';
+import { ObservabilityLifecycle } from './observability/observability.lifecycle';
 import { TenancyService } from './tenancy/tenancy.service';
 import { TenantContext } from './tenancy/tenant-context';
 import { TenantContextInterceptor } from './tenancy/tenant-context.interceptor';
@@ -45,6 +47,8 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
     resolvedConfigProvider,
     DatabaseServer,
     TenantContext,
+    DatabaseTelemetry,
+    ObservabilityLifecycle,
     TenancyService,
     TenantContextInterceptor,
     ...repositoryProviders,
