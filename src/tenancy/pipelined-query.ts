@@ -55,7 +55,8 @@ class PipelinedQuery extends Query {
   }
 
   handleCommandComplete(message: unknown, connection: unknown): void {
-    this.onStatementCompleted?.(this.completed++);
+    const index = this.completed++;
+    this.onStatementCompleted?.(index);
     queryHandlers.handleCommandComplete.call(this, message, connection);
   }
 
