@@ -78,6 +78,14 @@ export interface DatabaseModuleOptions {
   missingTenantStatus?: 400 | 401;
   /** Read unset options from the environment. Default: `true`. */
   readEnvironment?: boolean;
+  /**
+   * With OpenTelemetry: put the tenant id, as attribute `fdl.tenant.id`, on the span active when a
+   * tenant transaction begins (the request's span) and on the spans of the prelude's round trip.
+   * A tenant id is an identifier of a customer: opt in only where your traces may carry it. For
+   * the other database spans, `currentTenantId()` in instrumentation-pg's `requestHook`.
+   * Default: `false`.
+   */
+  tenantIdOnSpans?: boolean;
 }
 
 /** Options fixed when the module is defined (they decide which providers exist). */

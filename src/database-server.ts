@@ -8,6 +8,7 @@ import type { DatabaseModuleOptions } from './database-module-options';
 import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
 import { EmbeddedDatabase } from './embedded/embedded-database';
 import { migrationDataSourceOptions } from './migrations/migration-data-source-options';
+import { recordMigrationsApplied } from './observability/migration-metrics';
 
 /**
  * The PostgreSQL the module talks to: the server at DATABASE_URL, or the embedded one it starts
@@ -76,7 +77,7 @@ const where = (dataDir: string | undefined) => (dataDir ? `in ${dataDir}` : 'in 
 async function migrateEmbedded(url: string): Promise<void> {
   const dataSource = await new DataSource({ ...migrationDataSourceOptions(url), poolSize: 1 }).initialize();
   try {
-    await dataSource.runMigrations({ transaction: 'all' });
+    recordMigrationsApplied((await dataSource.runMigrations({ transaction: 'all' })).length);
   } finally {
     await dataSource.destroy();
   }

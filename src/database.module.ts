@@ -15,6 +15,8 @@ import { FlowVersionsService } from './lifecycle/flow-versions.service';
 import { HistoryPartitionsService } from './lifecycle/history-partitions.service';
 import { LoginRoleCheck } from './security/login-role.check';
 import { SystemDataSource } from './tenancy/system-data-source';
+import { DatabaseTelemetry } from './observability/database-telemetry';
+import { ObservabilityLifecycle } from './observability/observability.lifecycle';
 import { TenancyService } from './tenancy/tenancy.service';
 import { TenantContext } from './tenancy/tenant-context';
 import { TenantContextInterceptor } from './tenancy/tenant-context.interceptor';
@@ -49,6 +51,8 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
     TenantContext,
     SystemDataSource.provider,
     LoginRoleCheck,
+    DatabaseTelemetry,
+    ObservabilityLifecycle,
     TenancyService,
     TenantContextInterceptor,
     ...repositoryProviders,

@@ -8,6 +8,7 @@ import { DATABASE_ENTITIES } from './entities';
 import { DATABASE_MIGRATIONS } from './migrations';
 import { runPendingMigrations } from './migrations/migration-lock';
 import { NestTypeOrmLogger } from './logging/nest-typeorm.logger';
+import { recordMigrationsApplied } from './observability/migration-metrics';
 import { TenantContext } from './tenancy/tenant-context';
 import { TenantScopedRepository } from './tenancy/tenant-scoped.repository';
 
@@ -64,6 +65,7 @@ export async function createDataSource(
   if (migrate) {
     try {
       const applied = await runPendingMigrations(dataSource);
+      recordMigrationsApplied(applied.length);
       new Logger('DatabaseModule').log(
         applied.length ? `Applied migrations: ${applied.map((m) => m.name).join(', ')}` : 'Migrations up to date',
       );

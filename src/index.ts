@@ -47,5 +47,7 @@ export {
   NotFoundInTenantError,
 } from './lifecycle/lifecycle.errors';
 export type { RunOptions } from './tenancy/tenancy.service';
+export { currentTenantId } from './observability/current-tenant';
+export { ObservabilityConfigError } from './observability/instrumentation-check';
 export { DatabaseHealthIndicator } from './health/database-health.indicator';
 export type { DatabaseHealthReport } from './health/database-health.indicator';

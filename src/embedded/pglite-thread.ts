@@ -1,9 +1,23 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PGliteWorkerOptions, PGliteWorkerReply, PGliteWorkerRequest } from './pglite-worker.protocol';
+import { workerOptionsWithoutPreloads } from './worker-preloads';
 
 type Answer = 'started' | 'snapshot-started' | 'stopped';
 const ANSWERS: Record<'start' | PGliteWorkerRequest['type'], Answer> = { start: 'started', snapshot: 'snapshot-started', stop: 'stopped' };
+
+/** Starts the worker with the process's Node options less its preloads (see worker-preloads.ts). */
+function startWorker(workerData: PGliteWorkerOptions): Worker {
+  const file = join(__dirname, 'pglite-worker.js');
+  const options = workerOptionsWithoutPreloads();
+  try {
+    return new Worker(file, { workerData, ...options });
+  } catch (error) {
+    // An explicit execArgv may not hold V8 flags; those are process-wide and in force anyway.
+    if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(file, { workerData, ...options, execArgv: [] });
+  }
+}
 
 /** The embedded database's thread, seen from the application's: start it, snapshot it, stop it. */
 export class PGliteThread {
@@ -27,7 +41,7 @@ export class PGliteThread {
 
   /** Starts PGlite in its own thread; resolves once it accepts connections. */
   static async start(options: PGliteWorkerOptions, log: (message: string) => void) {
-    const thread = new PGliteThread(new Worker(join(__dirname, 'pglite-worker.js'), { workerData: options }), log);
+    const thread = new PGliteThread(startWorker(options), log);
     try {
       const started = (await thread.answer('started')) as Extract<PGliteWorkerReply, { type: 'started' }>;
       return { thread, url: started.url, startedFrom: started.startedFrom };

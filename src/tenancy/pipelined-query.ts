@@ -1,4 +1,5 @@
 import { Query, type QueryResult } from 'pg';
+import { uninstrumentedQuery } from '../observability/pg-instrumentation';
 
 // pg's own conversion of JS values to wire text (Dates, Buffers, arrays, JSON), as client.query uses.
 const { prepareValue } = require('pg/lib/utils') as { prepareValue(value: unknown): unknown };
@@ -23,6 +24,9 @@ interface WireConnection {
 /** The error of a pipeline, with the index of the statement that raised it. */
 export type PipelineError = Error & { statementIndex?: number };
 
+/** Told as each statement of a pipeline completes (its index), e.g. to time it. */
+export type StatementCompleted = (statementIndex: number) => void;
+
 /**
  * Sends several parameterised statements in one round trip, as extended-protocol
  * Parse/Bind/Describe/Execute messages for each, followed by a single Sync.
@@ -38,6 +42,7 @@ class PipelinedQuery extends Query {
   constructor(
     private readonly statements: readonly PipelinedStatement[],
     callback: (error: PipelineError | null, results: QueryResult | QueryResult[]) => void,
+    private readonly onStatementCompleted?: StatementCompleted,
   ) {
     super({ text: statements.map((s) => s.text).join('; ') }, undefined, ((error: PipelineError | null, results: never) => {
       if (error) error.statementIndex = this.completed;
@@ -50,7 +55,8 @@ class PipelinedQuery extends Query {
   }
 
   handleCommandComplete(message: unknown, connection: unknown): void {
-    this.completed++;
+    const index = this.completed++;
+    this.onStatementCompleted?.(index);
     queryHandlers.handleCommandComplete.call(this, message, connection);
   }
 
@@ -65,17 +71,27 @@ class PipelinedQuery extends Query {
   }
 }
 
-/** Runs `statements` in one round trip on `client`; resolves to one result per statement. */
+/**
+ * Runs `statements` in one round trip on `client`; resolves to one result per statement.
+ *
+ * It is submitted with node-postgres's own `query`, past any tracing wrapper: a wrapper sees one
+ * call as one statement (one span named BEGIN for the whole pipeline) and some rebuild the query
+ * object, which breaks it. The caller reports the statements instead (see pipeline-tracing.ts).
+ */
 export function queryPipelined(
-  client: { query(query: Query): unknown },
+  client: object,
   statements: readonly PipelinedStatement[],
+  onStatementCompleted?: StatementCompleted,
 ): Promise<QueryResult[]> {
   return new Promise((resolve, reject) => {
-    client.query(
-      new PipelinedQuery(statements, (error, results) => {
+    const query = new PipelinedQuery(
+      statements,
+      (error, results) => {
         if (error) reject(error);
         else resolve(Array.isArray(results) ? results : [results]);
-      }),
+      },
+      onStatementCompleted,
     );
+    uninstrumentedQuery(client).call(client, query);
   });
 }

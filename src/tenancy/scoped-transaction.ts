@@ -1,5 +1,7 @@
 import type { PoolClient, QueryResult } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import type { DatabaseTelemetry } from '../observability/database-telemetry';
+import { reportPipeline } from '../observability/pipeline-tracing';
 import type { DatabaseScope, TransactionTimeouts } from './database-scope';
 import { toUnavailableError } from './database-unavailable';
 import { type PipelineError, type PipelinedStatement, queryPipelined } from './pipelined-query';
@@ -46,6 +48,7 @@ export class ScopedTransaction {
     private readonly timeouts: TransactionTimeouts,
     /** Who acts, for the audit trail: a user id, a service name. */
     readonly actor?: string,
+    private readonly telemetry?: DatabaseTelemetry,
   ) {
     this.queryRunner = dataSource.createQueryRunner('master');
     const connect = this.queryRunner.connect.bind(this.queryRunner);
@@ -120,11 +123,16 @@ export class ScopedTransaction {
   /** Sends the prelude, followed by `first` when given; resolves to `first`'s result. */
   private sendPrelude(client: PoolClient, first?: PipelinedStatement): Promise<QueryResult> {
     const statements = this.preludeStatements();
-    const sent = queryPipelined(client, first ? [...statements, first] : statements);
+    const report = reportPipeline(client, statements, first, this.scope, this.telemetry);
+    const sent = queryPipelined(client, first ? [...statements, first] : statements, report?.statementCompleted);
     this.prelude = sent.then(
-      () => undefined,
-      (error: PipelineError) =>
-        first && error.statementIndex === statements.length ? undefined : toPreludeError(error),
+      () => (report?.settled(), undefined),
+      (error: PipelineError) => {
+        const refusal = first && error.statementIndex === statements.length ? undefined : toPreludeError(error);
+        if (refusal instanceof TenantNotFoundError) this.telemetry?.preludeRefused(refusal.reason);
+        report?.settled(error, refusal);
+        return refusal;
+      },
     );
     return sent.then(
       (results) => results[results.length - 1],

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { RESOLVED_DATABASE_CONFIG } from '../database.internal-constants';
 import type { DatabaseConfig } from '../config/database-config';
+import { DatabaseTelemetry } from '../observability/database-telemetry';
 import { type DatabaseScope, sameScope } from './database-scope';
 import { ScopedTransaction } from './scoped-transaction';
 import { SystemDataSource } from './system-data-source';
@@ -26,6 +27,7 @@ export class TenancyService {
     private readonly system: SystemDataSource,
     private readonly context: TenantContext,
     @Inject(RESOLVED_DATABASE_CONFIG) private readonly config: DatabaseConfig,
+    private readonly telemetry: DatabaseTelemetry,
   ) {}
 
   /**
@@ -62,7 +64,8 @@ export class TenancyService {
     const transaction = new ScopedTransaction(dataSource, scope, {
       statementMs: this.config.queryTimeout * 1000,
       idleInTransactionMs: this.config.idleInTransactionTimeout * 1000,
-    }, actor);
+    }, actor, this.telemetry);
+    const finished = this.telemetry.transactionStarted(scope);
     return this.context.run(transaction, async () => {
       let result: T;
       try {
@@ -70,10 +73,10 @@ export class TenancyService {
       } catch (error) {
         // A refused tenant or a lost connection makes every statement fail: report the cause.
         const cause = await transaction.failureCause();
-        await transaction.end(false);
+        await transaction.end(false).finally(() => finished(cause ?? error));
         throw cause ?? error;
       }
-      await transaction.end(true);
+      await transaction.end(true).then(() => finished(), (error: unknown) => (finished(error), Promise.reject(error)));
       return result;
     });
   }

@@ -5,6 +5,12 @@ import { TenantContextMissingError } from './tenancy.errors';
 
 const TRANSACTION = Symbol('fdl-runtime-db:scoped-transaction');
 
+/** The open scoped transaction of the calling async context, if any (for code outside Nest's injector). */
+export function currentTransaction(): ScopedTransaction | undefined {
+  const cls = ClsServiceManager.getClsService();
+  return cls.isActive() ? cls.get(TRANSACTION) : undefined;
+}
+
 /**
  * Where the current request's (or job's) transaction lives: nestjs-cls's AsyncLocalStorage, so that
  * singleton repositories find it without request-scoped providers. It shares the store a host app
@@ -16,7 +22,7 @@ export class TenantContext {
 
   /** The open scoped transaction, or undefined outside any tenant or system context. */
   current(): ScopedTransaction | undefined {
-    return this.cls.isActive() ? this.cls.get(TRANSACTION) : undefined;
+    return currentTransaction();
   }
 
   /** The open scoped transaction; throws {@link TenantContextMissingError} naming `user` outside one. */

@@ -1,0 +1,82 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Counter, Histogram } from '@opentelemetry/api';
+import type { DatabaseModuleOptions } from '../database-module-options';
+import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
+import type { DatabaseScope } from '../tenancy/database-scope';
+import { INSTRUMENTATION_SCOPE, INSTRUMENTATION_VERSION, openTelemetry } from './otel-api';
+import { ATTR, METRIC } from './telemetry-names';
+import { transactionOutcome } from './transaction-outcome';
+
+interface Instruments {
+  transactionDuration: Histogram;
+  preludeRefusals: Counter;
+  operationDuration: Histogram;
+}
+
+/** Ends the observation of one transaction: `error` is what it ended with (none: committed). */
+export type TransactionFinished = (error?: unknown) => void;
+
+/**
+ * What the module tells OpenTelemetry about its transactions, when `@opentelemetry/api` is
+ * installed: the tenant on the active span (when asked), and the transaction metrics. Without the
+ * API, every method is a no-op.
+ */
+@Injectable()
+export class DatabaseTelemetry {
+  /** Whether the tenant id goes on spans (`fdl.tenant.id`). */
+  readonly tenantIdOnSpans: boolean;
+  private instruments?: Instruments;
+
+  constructor(@Inject(DATABASE_MODULE_OPTIONS) options: DatabaseModuleOptions) {
+    this.tenantIdOnSpans = options.tenantIdOnSpans === true;
+  }
+
+  /** Call as a transaction begins, in its caller's context; call the result when it has ended. */
+  transactionStarted(scope: DatabaseScope): TransactionFinished {
+    const api = openTelemetry();
+    if (!api) return () => undefined;
+    if (this.tenantIdOnSpans && scope.kind === 'tenant') api.trace.getActiveSpan()?.setAttribute(ATTR.tenantId, scope.tenantId);
+    const started = performance.now();
+    return (error) => {
+      this.meters()?.transactionDuration.record((performance.now() - started) / 1000, {
+        [ATTR.transactionScope]: scope.kind,
+        [ATTR.transactionOutcome]: transactionOutcome(error),
+      });
+    };
+  }
+
+  /** The prelude refused the tenant. */
+  preludeRefused(reason: 'unknown' | 'suspended'): void {
+    this.meters()?.preludeRefusals.add(1, { [ATTR.refusalReason]: reason });
+  }
+
+  /** A statement of the prelude's round trip, which no instrumentation of `pg` could time. */
+  operationTimed(seconds: number, attributes: Record<string, string | number | undefined>): void {
+    this.meters()?.operationDuration.record(seconds, attributes);
+  }
+
+  // Instruments are made on first use rather than at import: a meter taken before the SDK is
+  // registered would stay a no-op (the metrics API, unlike tracing, has no proxy provider).
+  private meters(): Instruments | undefined {
+    if (this.instruments) return this.instruments;
+    const api = openTelemetry();
+    if (!api) return undefined;
+    const meter = api.metrics.getMeter(INSTRUMENTATION_SCOPE, INSTRUMENTATION_VERSION);
+    this.instruments = {
+      transactionDuration: meter.createHistogram(METRIC.transactionDuration, {
+        description: 'Duration of tenant and system transactions, from their start to commit or rollback.',
+        unit: 's',
+      }),
+      preludeRefusals: meter.createCounter(METRIC.preludeRefusals, {
+        description: 'Transactions whose prelude refused the tenant (unknown or suspended).',
+        unit: '{transaction}',
+      }),
+      operationDuration: meter.createHistogram(METRIC.operationDuration, {
+        description: 'Duration of database client operations.',
+        unit: 's',
+        advice: { explicitBucketBoundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] },
+      }),
+    };
+    return this.instruments;
+  }
+}

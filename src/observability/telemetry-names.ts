@@ -1,0 +1,40 @@
+/**
+ * Names of what the module reports. OpenTelemetry's database semantic conventions where they have
+ * one; `fdl.`-prefixed names for what is this module's own.
+ */
+export const METRIC = {
+  /** Histogram, seconds: every tenant or system transaction, by scope and outcome. */
+  transactionDuration: 'fdl.transaction.duration',
+  /** Counter: transactions whose prelude refused the tenant, by reason. */
+  preludeRefusals: 'fdl.prelude.refusals',
+  /** Counter: migrations applied at start. */
+  migrationsApplied: 'fdl.migrations.applied',
+  /** Histogram, seconds (semantic conventions): statements sent in the prelude's round trip. */
+  operationDuration: 'db.client.operation.duration',
+  /** UpDownCounter (semantic conventions): pooled connections by state, used or idle. */
+  connectionCount: 'db.client.connection.count',
+  /** UpDownCounter (semantic conventions): requests waiting for a pooled connection. */
+  pendingRequests: 'db.client.connection.pending_requests',
+  /** UpDownCounter (semantic conventions): the pool's size. */
+  connectionMax: 'db.client.connection.max',
+} as const;
+
+export const ATTR = {
+  transactionScope: 'fdl.transaction.scope',
+  transactionOutcome: 'fdl.transaction.outcome',
+  refusalReason: 'fdl.refusal.reason',
+  tenantId: 'fdl.tenant.id',
+  poolName: 'db.client.connection.pool.name',
+  connectionState: 'db.client.connection.state',
+  dbSystem: 'db.system.name',
+  dbNamespace: 'db.namespace',
+  operationName: 'db.operation.name',
+  batchSize: 'db.operation.batch.size',
+  queryText: 'db.query.text',
+  errorType: 'error.type',
+  serverAddress: 'server.address',
+  serverPort: 'server.port',
+} as const;
+
+/** How a transaction ended, as `fdl.transaction.outcome` reports it. */
+export type TransactionOutcome = 'committed' | 'rolled_back' | 'refused_tenant' | 'unavailable';

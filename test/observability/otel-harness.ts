@@ -1,0 +1,78 @@
+import { metrics, trace } from '@opentelemetry/api';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PgInstrumentation, type PgInstrumentationConfig } from '@opentelemetry/instrumentation-pg';
+import { type DataPoint, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+
+/** Reads metrics on demand. */
+class TestMetricReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+/**
+ * OpenTelemetry as an application sets it up (tracer and meter providers, instrumentation-pg and
+ * instrumentation-http), in this process, exporting to memory. Jest loads modules through its own
+ * registry, which the instrumentations' require hooks never see: they patch `pg`, `pg-pool` and
+ * `http` here by hand, through their public module definitions, and unpatch at the end (`http` is
+ * shared by every spec file of the worker).
+ */
+export class OtelHarness {
+  readonly spans = new InMemorySpanExporter();
+  private readonly tracerProvider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(this.spans)] });
+  private readonly reader = new TestMetricReader();
+  private readonly meterProvider = new MeterProvider({ readers: [this.reader] });
+  readonly pg = new PgInstrumentation({ enabled: false });
+  private readonly http = new HttpInstrumentation({ enabled: false });
+  private readonly patched: { unpatch(): void }[] = [];
+
+  start(): this {
+    this.tracerProvider.register();
+    metrics.setGlobalMeterProvider(this.meterProvider);
+    for (const instrumentation of [this.pg, this.http] as Instrumentation[]) {
+      instrumentation.setTracerProvider(this.tracerProvider);
+      instrumentation.setMeterProvider(this.meterProvider);
+      for (const definition of (instrumentation as unknown as { getModuleDefinitions(): ModuleDefinition[] }).getModuleDefinitions()) {
+        const exports = require(definition.name);
+        definition.patch?.(exports);
+        this.patched.push({ unpatch: () => definition.unpatch?.(exports) });
+      }
+    }
+    return this;
+  }
+
+  /** instrumentation-pg's options, as an application would set them. */
+  configurePg(config: PgInstrumentationConfig): void {
+    this.pg.setConfig(config);
+  }
+
+  async stop(): Promise<void> {
+    for (const { unpatch } of this.patched.reverse()) unpatch();
+    await this.tracerProvider.shutdown();
+    await this.meterProvider.shutdown();
+    trace.disable();
+    metrics.disable();
+  }
+
+  finishedSpans(): ReadableSpan[] {
+    return this.spans.getFinishedSpans();
+  }
+
+  /** The data points of metric `name` from any scope, with the scope's name. */
+  async metric(name: string): Promise<(DataPoint<unknown> & { scope: string })[]> {
+    const { resourceMetrics } = await this.reader.collect();
+    return resourceMetrics.scopeMetrics.flatMap((scope) =>
+      scope.metrics
+        .filter((metric) => metric.descriptor.name === name)
+        .flatMap((metric) => (metric.dataPoints as DataPoint<unknown>[]).map((point) => ({ ...point, scope: scope.scope.name }))),
+    );
+  }
+}
+
+interface ModuleDefinition {
+  name: string;
+  patch?(exports: unknown): unknown;
+  unpatch?(exports: unknown): unknown;
+}
