@@ -7,5 +7,8 @@ export default defineConfig({
     globals: true,
     root: './',
     include: ['**/*.e2e-spec.ts'],
+    // The embedded database's first start on a machine runs initdb and the migrations (seconds);
+    // later starts load the cached snapshot.
+    hookTimeout: 60_000,
   },
 });
