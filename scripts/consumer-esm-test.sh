@@ -21,6 +21,10 @@ versions=$(cd "$root" && node -p "const d=require('./package.json').devDependenc
 echo "== the nest-new application (ES modules, Vitest), installing $(basename "$tarball")"
 tar -C "$root/scripts/consumer-esm" --exclude=node_modules --exclude=dist -cf - . | tar -C "$work" -xf -
 cd "$work"
+# The fixture is kept as nest new made it; the tools its tests do not use (lint, format, the Nest CLI,
+# coverage) are left out of this install only, to keep it short.
+npm pkg delete devDependencies.oxlint devDependencies.oxlint-tsgolint devDependencies.prettier \
+  devDependencies.@vitest/coverage-v8 devDependencies.@nestjs/cli devDependencies.@nestjs/schematics devDependencies.@nestjs/mau
 # The README's install line (the peers, @nestjs/config, the embedded database's optional peers, and
 # ts-node for the migration CLI), with the versions this repository is tested with.
 # shellcheck disable=SC2086
