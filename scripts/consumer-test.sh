@@ -103,3 +103,5 @@ serves_two_tenants() {
 serves_two_tenants "PostgreSQL at" FDL_USE_DATABASE=true DATABASE_URL="$url"
 serves_two_tenants "embedded PostgreSQL" FDL_USE_DATABASE= FDL_CACHE_DIR="$work/cache"
 echo "consumer test passed: the packed library installs, migrates through the host's CLI, isolates tenants on a server and embedded"
+
+bash "$root/scripts/consumer-esm-test.sh" "$work/$tarball"

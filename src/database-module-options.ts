@@ -1,5 +1,13 @@
 import type { ExecutionContext } from '@nestjs/common';
+import type { MigrationInterface } from 'typeorm';
 import type { EmbeddedDatabase } from './embedded/embedded-database';
+
+/** An entity class of the application's own, as given to {@link DatabaseModuleOptions.entities}. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export type EntityClass = Function;
+
+/** A migration class of the application's own, as given to {@link DatabaseModuleOptions.migrations}. */
+export type MigrationClass = new () => MigrationInterface;
 
 /** Returns the request's tenant id, or nothing when the request names none. */
 export type TenantResolver = (context: ExecutionContext) => string | null | undefined | Promise<string | null | undefined>;
@@ -7,7 +15,9 @@ export type TenantResolver = (context: ExecutionContext) => string | null | unde
 /**
  * Options of {@link DatabaseModule.forRoot} / `forRootAsync`. Every connection option left unset
  * falls back to its environment variable, then to its default; code and environment are validated
- * the same way.
+ * the same way. Numbers and booleans may be given as strings (what `@nestjs/config`'s
+ * `ConfigService` returns): they are read exactly as their environment variable is, a blank string
+ * counting as unset, and an error names the option.
  */
 export interface DatabaseModuleOptions {
   /**
@@ -15,7 +25,7 @@ export interface DatabaseModuleOptions {
    * (PGlite) inside the process, for development.
    * Env: `FDL_USE_DATABASE`. Default: `false`.
    */
-  useDatabase?: boolean;
+  useDatabase?: boolean | string;
   /**
    * Connection string, `postgres://user:password@host:5432/database`. Required when
    * {@link useDatabase} is true. Env: `DATABASE_URL`.
@@ -42,26 +52,26 @@ export interface DatabaseModuleOptions {
    */
   embeddedDatabase?: EmbeddedDatabase;
   /** Connections in the pool. Env: `FDL_DB_POOL_SIZE`. Default: `10`. */
-  poolSize?: number;
+  poolSize?: number | string;
   /** `statement_timeout` of every tenant transaction, in seconds. Env: `FDL_DB_TIMEOUT`. Default: `30`. */
-  queryTimeout?: number;
+  queryTimeout?: number | string;
   /**
    * How long a request waits for a free pooled connection before failing with 503, in seconds.
    * Env: `FDL_DB_ACQUIRE_TIMEOUT`. Default: `5`.
    */
-  acquireTimeout?: number;
+  acquireTimeout?: number | string;
   /**
    * `idle_in_transaction_session_timeout`, in seconds: the server ends a transaction left idle this
    * long. Env: `FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT`. Default: `60`.
    */
-  idleInTransactionTimeout?: number;
+  idleInTransactionTimeout?: number | string;
   /** Queries slower than this many seconds are logged as warnings. Env: `FDL_DB_SLOW_QUERY`. Default: `1`. */
-  slowQueryThreshold?: number;
+  slowQueryThreshold?: number | string;
   /**
    * Apply pending migrations at start, under an advisory lock so that replicas starting together
    * apply each migration once. The embedded database always migrates. Default: `false`.
    */
-  runMigrations?: boolean;
+  runMigrations?: boolean | string;
   /** Header the default resolver reads the tenant id from. Default: `'x-tenant-id'`. */
   tenantHeader?: string;
   /**
@@ -76,6 +86,20 @@ export interface DatabaseModuleOptions {
   resolveActor?: (context: ExecutionContext) => string | null | undefined | Promise<string | null | undefined>;
   /** Status for a request that names no tenant. Default: `400`. */
   missingTenantStatus?: 400 | 401;
+  /**
+   * The application's own entities, added to the module's DataSource beside the library's. Give
+   * them a tenant-scoped repository with `DatabaseModule.forFeature([Entity])` in the module that
+   * injects it. An explicit list of classes: globs break once an application is bundled.
+   * Default: `[]`.
+   */
+  entities?: EntityClass[];
+  /**
+   * The application's own migrations (make tables tenant-isolated with `tenantTable()`), applied
+   * with the library's in timestamp order: by the embedded database at start (after the library's),
+   * by {@link runMigrations}, and by a CLI DataSource built with `migrationDataSourceOptions(url,
+   * { migrations })`. Default: `[]`.
+   */
+  migrations?: MigrationClass[];
   /** Read unset options from the environment. Default: `true`. */
   readEnvironment?: boolean;
   /**

@@ -7,8 +7,8 @@ import { DatabaseConfigError } from './config/database-config.error';
 import type { DatabaseModuleOptions } from './database-module-options';
 import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
 import { EmbeddedDatabase } from './embedded/embedded-database';
-import { migrationDataSourceOptions } from './migrations/migration-data-source-options';
 import { recordMigrationsApplied } from './observability/migration-metrics';
+import { type ApplicationSchema, migrationDataSourceOptions } from './migrations/migration-data-source-options';
 
 /**
  * The PostgreSQL the module talks to: the server at DATABASE_URL, or the embedded one it starts
@@ -53,7 +53,12 @@ export class DatabaseServer implements OnApplicationShutdown {
         `embeddedDatabase keeps its data ${where(embedded.dataDir)}, but the module is configured to keep it ${where(this.config.dataDir)}`,
       );
     }
-    const { url, startedFrom } = await embedded.ready({ prepare: migrateEmbedded, log: (message) => this.logger.warn(message) });
+    const appMigrations = this.options.migrations ?? [];
+    const { url, startedFrom } = await embedded.ready({
+      prepare: (url) => migrateEmbedded(url),
+      afterSnapshot: appMigrations.length ? (url) => migrateEmbedded(url, { migrations: appMigrations }) : undefined,
+      log: (message) => this.logger.warn(message),
+    });
     this.logger.log(
       `Using embedded PostgreSQL (PGlite, ${this.config.dataDir ? `data in ${this.config.dataDir}` : 'in memory'}; ` +
         `${startedFrom}, ready in ${Date.now() - started} ms${given ? ' after the module asked' : ''}). ` +
@@ -73,9 +78,13 @@ export class DatabaseServer implements OnApplicationShutdown {
 
 const where = (dataDir: string | undefined) => (dataDir ? `in ${dataDir}` : 'in memory');
 
-/** The embedded database has one process by construction: no migration lock is needed. */
-async function migrateEmbedded(url: string): Promise<void> {
-  const dataSource = await new DataSource({ ...migrationDataSourceOptions(url), poolSize: 1 }).initialize();
+/**
+ * The embedded database has one process by construction: no migration lock is needed. Without
+ * `app`, the library's migrations (what the shared snapshot holds); with it, the application's too,
+ * which then are all that is pending.
+ */
+async function migrateEmbedded(url: string, app?: ApplicationSchema): Promise<void> {
+  const dataSource = await new DataSource({ ...migrationDataSourceOptions(url, app), poolSize: 1 }).initialize();
   try {
     recordMigrationsApplied((await dataSource.runMigrations({ transaction: 'all' })).length);
   } finally {

@@ -2,10 +2,17 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DatabaseConfig } from './config/database-config';
-import type { DatabaseModuleExtras, DatabaseModuleOptions } from './database-module-options';
+import { readBooleanOption } from './config/database-config';
+import type { DatabaseModuleExtras, DatabaseModuleOptions, EntityClass } from './database-module-options';
 import { ASYNC_OPTIONS_TYPE, ConfigurableDatabaseModule, OPTIONS_TYPE } from './database.module-definition';
 import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
-import { createDataSource, repositoryProviders, resolvedConfigProvider, typeOrmOptions } from './database.providers';
+import {
+  createDataSource,
+  repositoryProviders,
+  resolvedConfigProvider,
+  tenantRepositoryProviders,
+  typeOrmOptions,
+} from './database.providers';
 import { DatabaseServer } from './database-server';
 import { AuditTrail } from './audit/audit-trail.service';
 import { DatabaseHealthIndicator } from './health/database-health.indicator';
@@ -30,6 +37,10 @@ import { TenantContextInterceptor } from './tenancy/tenant-context.interceptor';
  * @Module({ imports: [DatabaseModule.forRoot({ globalInterceptor: true })] })
  * export class AppModule {}
  * ```
+ *
+ * An application's own tables: their entities and migrations in the options
+ * (`forRoot({ entities: [Comment], migrations: [CreateComments1800000000000] })`), and
+ * `DatabaseModule.forFeature([Comment])` in the module whose providers inject the repository.
  */
 @Module({})
 export class DatabaseModule extends ConfigurableDatabaseModule {
@@ -39,6 +50,21 @@ export class DatabaseModule extends ConfigurableDatabaseModule {
 
   static forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
     return withDataLayer(super.forRootAsync(options), options);
+  }
+
+  /**
+   * Tenant-scoped repositories for the application's own entities, for `@InjectRepository(Entity)`
+   * (as `TypeOrmModule.forFeature` gives plain ones): every query runs in the request's tenant
+   * transaction, and inserts fill `tenant_id`. Each entity must also be in the root options'
+   * `entities`; the application fails at start otherwise.
+   */
+  static forFeature(entities: EntityClass[]): DynamicModule {
+    const providers = tenantRepositoryProviders(entities);
+    return {
+      module: DatabaseModule,
+      providers,
+      exports: providers.map((provider) => (provider as { provide: unknown }).provide as never),
+    };
   }
 }
 
@@ -67,11 +93,11 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
       TypeOrmModule.forRootAsync({
         inject: [RESOLVED_DATABASE_CONFIG, DATABASE_MODULE_OPTIONS, DatabaseServer],
         useFactory: async (config: DatabaseConfig, options: DatabaseModuleOptions, server: DatabaseServer) => ({
-          ...typeOrmOptions(config, await server.url(), server.isEmbedded),
+          ...typeOrmOptions(config, await server.url(), server.isEmbedded, options),
           migrationsRun: false,
           // carried to dataSourceFactory, which applies them under the migration lock (the embedded
           // database was migrated when it started)
-          runMigrations: options.runMigrations === true && !server.isEmbedded,
+          runMigrations: readBooleanOption(options.runMigrations, 'runMigrations') && !server.isEmbedded,
         }),
         dataSourceFactory: async (options) =>
           createDataSource(options!, (options as { runMigrations?: boolean }).runMigrations === true),
@@ -87,6 +113,7 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
       DATABASE_MODULE_OPTIONS,
       RESOLVED_DATABASE_CONFIG,
       DatabaseServer,
+      TenantContext,
       TenancyService,
       TenantContextInterceptor,
       ...lifecycleServices,

@@ -2,13 +2,17 @@ import { Logger, type Provider } from '@nestjs/common';
 import { getDataSourceToken, getRepositoryToken, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { type DatabaseConfig, loadDatabaseConfig } from './config/database-config';
-import type { DatabaseModuleOptions } from './database-module-options';
+import { DatabaseConfigError } from './config/database-config.error';
+import type { DatabaseModuleOptions, EntityClass } from './database-module-options';
 import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
 import { DATABASE_ENTITIES } from './entities';
 import { DATABASE_MIGRATIONS } from './migrations';
 import { runPendingMigrations } from './migrations/migration-lock';
 import { NestTypeOrmLogger } from './logging/nest-typeorm.logger';
 import { recordMigrationsApplied } from './observability/migration-metrics';
+import type { ApplicationSchema } from './migrations/migration-data-source-options';
+import { guardConnections } from './tenancy/connection-guard';
+import { TenantColumnSubscriber } from './tenancy/tenant-column.subscriber';
 import { TenantContext } from './tenancy/tenant-context';
 import { TenantScopedRepository } from './tenancy/tenant-scoped.repository';
 
@@ -18,7 +22,7 @@ export const resolvedConfigProvider: Provider = {
   inject: [DATABASE_MODULE_OPTIONS],
   useFactory: (options: DatabaseModuleOptions): DatabaseConfig =>
     loadDatabaseConfig(options.readEnvironment === false ? {} : process.env, {
-      backend: options.useDatabase === undefined ? undefined : options.useDatabase ? 'postgres' : 'embedded',
+      useDatabase: options.useDatabase,
       url: options.url,
       systemUrl: options.systemUrl,
       dataDir: options.dataDir,
@@ -31,12 +35,17 @@ export const resolvedConfigProvider: Provider = {
 };
 
 /** TypeORM's options for the resolved configuration. */
-export function typeOrmOptions(config: DatabaseConfig, url: string, embedded = false): TypeOrmModuleOptions & DataSourceOptions {
+export function typeOrmOptions(
+  config: DatabaseConfig,
+  url: string,
+  embedded = false,
+  app: ApplicationSchema = {},
+): TypeOrmModuleOptions & DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities: DATABASE_ENTITIES,
-    migrations: DATABASE_MIGRATIONS,
+    entities: [...DATABASE_ENTITIES, ...(app.entities ?? [])],
+    migrations: [...DATABASE_MIGRATIONS, ...(app.migrations ?? [])],
     migrationsTransactionMode: 'all',
     synchronize: false,
     // gen_random_uuid() is built in since PostgreSQL 13: no extension to install or to be allowed to.
@@ -56,12 +65,18 @@ export function typeOrmOptions(config: DatabaseConfig, url: string, embedded = f
   };
 }
 
-/** Creates and initialises the DataSource; applies pending migrations when asked to. */
+/**
+ * Creates and initialises the DataSource, with writes filling `tenant_id` from the tenant context
+ * and the guard against waiting for a second connection; applies pending migrations when asked to.
+ */
 export async function createDataSource(
   options: DataSourceOptions,
   migrate: boolean,
 ): Promise<DataSource> {
   const dataSource = await new DataSource(options).initialize();
+  const context = new TenantContext();
+  dataSource.subscribers.push(new TenantColumnSubscriber(context));
+  guardConnections(dataSource, context, (options as { poolSize?: number }).poolSize ?? 10);
   if (migrate) {
     try {
       const applied = await runPendingMigrations(dataSource);
@@ -77,10 +92,23 @@ export async function createDataSource(
   return dataSource;
 }
 
-/** `@InjectRepository(Entity)` for every entity: tenant-scoped singletons. */
-export const repositoryProviders: Provider[] = DATABASE_ENTITIES.map((entity) => ({
-  provide: getRepositoryToken(entity),
-  inject: [getDataSourceToken(), TenantContext],
-  useFactory: (dataSource: DataSource, context: TenantContext) =>
-    new TenantScopedRepository(entity, dataSource, context),
-}));
+/** `@InjectRepository(Entity)` for each entity: tenant-scoped singletons. */
+export function tenantRepositoryProviders(entities: EntityClass[]): Provider[] {
+  return entities.map((entity) => ({
+    provide: getRepositoryToken(entity),
+    inject: [getDataSourceToken(), TenantContext],
+    useFactory: (dataSource: DataSource, context: TenantContext) => {
+      // Without this, the application starts and every query fails with "No metadata for …".
+      if (!dataSource.hasMetadata(entity)) {
+        throw new DatabaseConfigError(
+          `${entity.name} is not an entity of the module's DataSource: add it to DatabaseModule.forRoot({ entities: [${entity.name}] }) ` +
+            '(or to the options forRootAsync returns)',
+        );
+      }
+      return new TenantScopedRepository(entity, dataSource, context);
+    },
+  }));
+}
+
+/** The library's own entities' repositories. */
+export const repositoryProviders: Provider[] = tenantRepositoryProviders(DATABASE_ENTITIES);

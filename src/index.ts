@@ -1,16 +1,22 @@
 export { DatabaseModule } from './database.module';
-export type { DatabaseModuleExtras, DatabaseModuleOptions, TenantResolver } from './database-module-options';
+export type { DatabaseModuleExtras, DatabaseModuleOptions, EntityClass, MigrationClass, TenantResolver } from './database-module-options';
 
 export { loadDatabaseConfig, validateDatabaseConfig } from './config/database-config';
-export type { DatabaseBackend, DatabaseConfig } from './config/database-config';
+export type { DatabaseBackend, DatabaseConfig, DatabaseConfigOverrides } from './config/database-config';
 export { DatabaseConfigError } from './config/database-config.error';
 export { startEmbeddedDatabase } from './embedded/start-embedded-database';
 export type { EmbeddedDatabase } from './embedded/embedded-database';
 
 export * from './entities';
 export { DATABASE_MIGRATIONS } from './migrations';
-export { SYSTEM_TENANT_ID, tenantPolicyExpression } from './schema/tenant-policy';
 export { migrationDataSourceOptions } from './migrations/migration-data-source-options';
+export type { ApplicationSchema } from './migrations/migration-data-source-options';
+
+export { tenantTable, distributeTenantTable } from './schema/tenant-table';
+export type { TenantTableOptions, TenantTablePrivilege } from './schema/tenant-table';
+export { CURRENT_TENANT_SETTING, SYSTEM_TENANT_ID, tenantPolicyExpression } from './schema/tenant-policy';
+export { assertTenantIsolation, tenantTableViolations, TenantIsolationError } from './schema/tenant-isolation-check';
+export type { CatalogQuery } from './schema/tenant-isolation-check';
 export { runPendingMigrations, withMigrationLock } from './migrations/migration-lock';
 
 export { TenancyService } from './tenancy/tenancy.service';
@@ -18,12 +24,15 @@ export { TenantContextInterceptor } from './tenancy/tenant-context.interceptor';
 export { TenantScopedRepository } from './tenancy/tenant-scoped.repository';
 export { WithoutTenant } from './tenancy/without-tenant.decorator';
 export { parseTenantId } from './tenancy/tenant-id';
+export { TENANT_COLUMN, assignTenant, tenantColumnOf } from './tenancy/tenant-column';
 export {
+  ConnectionHeldError,
   DatabaseUnavailableError,
   InvalidTenantIdError,
   TenancyError,
   TenantContextConflictError,
   TenantContextMissingError,
+  TenantMismatchError,
   TenantNotFoundError,
   TransactionRolledBackError,
 } from './tenancy/tenancy.errors';

@@ -33,36 +33,65 @@ const MAX_POOL_SIZE = 1000;
 type Env = Record<string, string | undefined>;
 
 /**
+ * Settings given in code (module options), which win over their environment variables. Numbers and
+ * booleans may also be strings, as `@nestjs/config`'s `ConfigService` returns them: they are read
+ * exactly as the variable would be, and a blank string counts as unset. Errors name the option.
+ */
+export interface DatabaseConfigOverrides {
+  /** `true`/`'true'`: the server at `url`; `false`/`'false'`: embedded. Wins over `backend`. */
+  useDatabase?: boolean | string;
+  backend?: DatabaseBackend;
+  url?: string;
+  systemUrl?: string;
+  dataDir?: string;
+  poolSize?: number | string;
+  queryTimeout?: number | string;
+  acquireTimeout?: number | string;
+  idleInTransactionTimeout?: number | string;
+  slowQueryThreshold?: number | string;
+}
+
+/**
  * Reads and validates `DATABASE_URL`, `FDL_SYSTEM_DATABASE_URL`, `FDL_USE_DATABASE`, `FDL_DATA_DIR` and `FDL_DB_*`. A value in
  * `overrides` (module options given in code) wins over its variable, which is then not read at all.
  */
-export function loadDatabaseConfig(env: Env = process.env, overrides: Partial<DatabaseConfig> = {}): DatabaseConfig {
-  const pick = <T>(override: T | undefined, read: () => T): T => (override !== undefined ? override : read());
+export function loadDatabaseConfig(env: Env = process.env, overrides: DatabaseConfigOverrides = {}): DatabaseConfig {
+  const text = (override: string | undefined, variable: string) => blankToUndefined(override) ?? blankToUndefined(env[variable]);
+  const seconds = (option: keyof DatabaseConfigOverrides, variable: string, fallback: number) =>
+    pick(overrides[option], option, env, variable, readSeconds) ?? fallback;
   return validateDatabaseConfig({
-    backend: pick(overrides.backend, () => parseBackend(env.FDL_USE_DATABASE)),
-    url: pick(overrides.url, () => blankToUndefined(env.DATABASE_URL)),
-    systemUrl: pick(overrides.systemUrl, () => blankToUndefined(env.FDL_SYSTEM_DATABASE_URL)),
-    dataDir: pick(overrides.dataDir, () => blankToUndefined(env.FDL_DATA_DIR)),
-    poolSize: pick(overrides.poolSize, () => parseOptional(env, 'FDL_DB_POOL_SIZE', parsePoolSize) ?? DEFAULT_POOL_SIZE),
-    queryTimeout: pick(
-      overrides.queryTimeout,
-      () => parseOptional(env, 'FDL_DB_TIMEOUT', parseSeconds) ?? DEFAULT_QUERY_TIMEOUT_SECONDS,
+    backend: isGiven(overrides.useDatabase)
+      ? readBackend(overrides.useDatabase, 'useDatabase')
+      : (overrides.backend ?? readBackend(env.FDL_USE_DATABASE ?? '', 'FDL_USE_DATABASE')),
+    url: text(overrides.url, 'DATABASE_URL'),
+    systemUrl: text(overrides.systemUrl, 'FDL_SYSTEM_DATABASE_URL'),
+    dataDir: text(overrides.dataDir, 'FDL_DATA_DIR'),
+    poolSize: pick(overrides.poolSize, 'poolSize', env, 'FDL_DB_POOL_SIZE', readPoolSize) ?? DEFAULT_POOL_SIZE,
+    queryTimeout: seconds('queryTimeout', 'FDL_DB_TIMEOUT', DEFAULT_QUERY_TIMEOUT_SECONDS),
+    acquireTimeout: seconds('acquireTimeout', 'FDL_DB_ACQUIRE_TIMEOUT', DEFAULT_ACQUIRE_TIMEOUT_SECONDS),
+    idleInTransactionTimeout: seconds(
+      'idleInTransactionTimeout',
+      'FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT',
+      DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
     ),
-    acquireTimeout: pick(
-      overrides.acquireTimeout,
-      () => parseOptional(env, 'FDL_DB_ACQUIRE_TIMEOUT', parseSeconds) ?? DEFAULT_ACQUIRE_TIMEOUT_SECONDS,
-    ),
-    idleInTransactionTimeout: pick(
-      overrides.idleInTransactionTimeout,
-      () =>
-        parseOptional(env, 'FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT', parseSeconds) ??
-        DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
-    ),
-    slowQueryThreshold: pick(
-      overrides.slowQueryThreshold,
-      () => parseOptional(env, 'FDL_DB_SLOW_QUERY', parseSeconds) ?? DEFAULT_SLOW_QUERY_THRESHOLD_SECONDS,
-    ),
+    slowQueryThreshold: seconds('slowQueryThreshold', 'FDL_DB_SLOW_QUERY', DEFAULT_SLOW_QUERY_THRESHOLD_SECONDS),
   });
+}
+
+/**
+ * The option's value read by `read` under the option's name; when it is unset (or a blank string),
+ * the variable's, under the variable's name; undefined when neither is set.
+ */
+function pick<T>(
+  override: unknown,
+  option: string,
+  env: Env,
+  variable: string,
+  read: (value: unknown, name: string) => T,
+): T | undefined {
+  if (isGiven(override)) return read(typeof override === 'string' ? override.trim() : override, option);
+  const fromEnv = env[variable]?.trim();
+  return fromEnv ? read(fromEnv, variable) : undefined;
 }
 
 /**
@@ -115,47 +144,60 @@ export function assertPostgresUrl(url: string, variable = 'DATABASE_URL'): void 
   }
 }
 
-function parseBackend(value: string | undefined): DatabaseBackend {
-  const normalised = (value ?? '').trim().toLowerCase();
+/** A boolean option given in code, or as the string `'true'`/`'false'` (blank: `fallback`). */
+export function readBooleanOption(value: unknown, name: string, fallback = false): boolean {
+  if (!isGiven(value)) return fallback;
+  if (typeof value === 'boolean') return value;
+  const normalised = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+  if (normalised === 'true') return true;
+  if (normalised === 'false') return false;
+  throw new DatabaseConfigError(`${name} must be true or false (or 'true'/'false'), got ${JSON.stringify(value)}`);
+}
+
+/** Set, for an option: not undefined, null or a blank string (what ConfigService gives for `X=`). */
+function isGiven(value: unknown): boolean {
+  return value !== undefined && value !== null && !(typeof value === 'string' && value.trim() === '');
+}
+
+const shown = (value: unknown) => (typeof value === 'number' ? String(value) : JSON.stringify(value));
+
+function readBackend(value: unknown, name: string): DatabaseBackend {
+  if (typeof value === 'boolean') return value ? 'postgres' : 'embedded';
+  const normalised = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
   if (normalised === '' || normalised === 'false') return 'embedded';
   if (normalised === 'true') return 'postgres';
   throw new DatabaseConfigError(
-    `FDL_USE_DATABASE must be 'true' (use DATABASE_URL) or 'false'/unset (embedded PostgreSQL), got ${JSON.stringify(value)}`,
+    `${name} must be 'true' (use DATABASE_URL) or 'false'/unset (embedded PostgreSQL), got ${JSON.stringify(value)}`,
   );
 }
 
-function parseOptional<T>(env: Env, variable: string, parse: (value: string, variable: string) => T): T | undefined {
-  const trimmed = env[variable]?.trim();
-  return trimmed ? parse(trimmed, variable) : undefined;
-}
-
-function parsePoolSize(value: string, variable: string): number {
-  if (!/^\d+$/.test(value)) {
-    throw new DatabaseConfigError(`${variable} must be a whole number from 1 to ${MAX_POOL_SIZE}, got ${JSON.stringify(value)}`);
+function readPoolSize(value: unknown, name: string): number {
+  if (typeof value === 'string' && !/^\d+$/.test(value)) {
+    throw new DatabaseConfigError(`${name} must be a whole number from 1 to ${MAX_POOL_SIZE}, got ${JSON.stringify(value)}`);
   }
-  const size = Number(value);
-  assertPoolSize(size, variable);
+  const size = typeof value === 'string' ? Number(value) : (value as number);
+  assertPoolSize(size, name);
   return size;
 }
 
-function parseSeconds(value: string, variable: string): number {
-  if (!/^\d+(\.\d+)?$/.test(value)) {
-    throw new DatabaseConfigError(`${variable} must be a positive number of seconds, got ${JSON.stringify(value)}`);
+function readSeconds(value: unknown, name: string): number {
+  if (typeof value === 'string' && !/^\d+(\.\d+)?$/.test(value)) {
+    throw new DatabaseConfigError(`${name} must be a positive number of seconds, got ${JSON.stringify(value)}`);
   }
-  const seconds = Number(value);
-  assertPositiveSeconds(seconds, variable);
+  const seconds = typeof value === 'string' ? Number(value) : (value as number);
+  assertPositiveSeconds(seconds, name);
   return seconds;
 }
 
-function assertPoolSize(size: number, variable: string): void {
-  if (!Number.isInteger(size) || size < 1 || size > MAX_POOL_SIZE) {
-    throw new DatabaseConfigError(`${variable} must be a whole number from 1 to ${MAX_POOL_SIZE}, got ${size}`);
+function assertPoolSize(size: number, name: string): void {
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > MAX_POOL_SIZE) {
+    throw new DatabaseConfigError(`${name} must be a whole number from 1 to ${MAX_POOL_SIZE}, got ${shown(size)}`);
   }
 }
 
-function assertPositiveSeconds(seconds: number, variable: string): void {
+function assertPositiveSeconds(seconds: number, name: string): void {
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new DatabaseConfigError(`${variable} must be a positive number of seconds, got ${seconds}`);
+    throw new DatabaseConfigError(`${name} must be a positive number of seconds, got ${shown(seconds)}`);
   }
 }
 

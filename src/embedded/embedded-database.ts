@@ -17,6 +17,12 @@ export interface EmbeddedDatabaseOptions {
 export interface ReadyOptions {
   /** Brings a cluster up to date (runs the migrations); skipped when the snapshot for the key was loaded. */
   prepare(url: string): Promise<void>;
+  /**
+   * Runs on every start after the snapshot was loaded or taken: the application's own migrations,
+   * which the snapshot (shared by every application of this user, keyed by the library's
+   * migrations) never holds.
+   */
+  afterSnapshot?(url: string): Promise<void>;
   log?(message: string): void;
 }
 
@@ -72,7 +78,7 @@ export class EmbeddedDatabase {
       this.log = options.log;
       this.messages.splice(0).forEach(options.log);
     }
-    return (this.readiness ??= this.prepare(options.prepare));
+    return (this.readiness ??= this.prepare(options.prepare, options.afterSnapshot));
   }
 
   /** Closes the socket server and PGlite (a data directory is left consistent), then the lock. */
@@ -105,13 +111,14 @@ export class EmbeddedDatabase {
     }
   }
 
-  private async prepare(prepare: ReadyOptions['prepare']) {
+  private async prepare(prepare: ReadyOptions['prepare'], afterSnapshot: ReadyOptions['afterSnapshot']) {
     const { thread, url, startedFrom, snapshot } = await this.launched;
     try {
       // A snapshot is the output of `prepare` for this very key: nothing left to do.
       if (startedFrom !== 'snapshot') await prepare(url);
       // Taken before the application's first query: the snapshot holds the schema, never its rows.
       if (startedFrom === 'fresh') await thread.snapshot(snapshot);
+      await afterSnapshot?.(url);
     } catch (error) {
       await this.stop();
       throw error;

@@ -1,4 +1,4 @@
-import type { DataSource, Migration } from 'typeorm';
+import { type DataSource, type Migration, MigrationExecutor, type QueryRunner } from 'typeorm';
 import { assertMigrationRole } from './migration-role';
 
 /** The advisory lock every migration command takes (`pg_advisory_lock(hashtext(key))`), per database. */
@@ -10,12 +10,12 @@ export const MIGRATION_LOCK_KEY = 'fdl-runtime-db:migrations';
  * lock, held on a connection of its own for the whole run, makes the second one wait and then
  * find nothing pending.
  */
-export async function withMigrationLock<T>(dataSource: DataSource, work: () => Promise<T>): Promise<T> {
+export async function withMigrationLock<T>(dataSource: DataSource, work: (lockRunner: QueryRunner) => Promise<T>): Promise<T> {
   const lockRunner = dataSource.createQueryRunner();
   try {
     await lockRunner.query(`SELECT pg_advisory_lock(hashtext($1))`, [MIGRATION_LOCK_KEY]);
     try {
-      return await work();
+      return await work(lockRunner);
     } finally {
       await lockRunner.query(`SELECT pg_advisory_unlock(hashtext($1))`, [MIGRATION_LOCK_KEY]);
     }
@@ -25,10 +25,16 @@ export async function withMigrationLock<T>(dataSource: DataSource, work: () => P
 }
 
 /**
- * Applies every pending migration under the migration lock, all in one transaction, after checking
- * that the login is the schema's owner (see {@link assertMigrationRole}).
+ * Applies every pending migration under the migration lock, all in one transaction, on the
+ * connection that holds the lock: one connection in all, so that it also works on a pool of one
+ * (the embedded database), where a second connection would wait for the first forever. Refuses a
+ * login that is not the schema's owner first (see {@link assertMigrationRole}).
  */
-export async function runPendingMigrations(dataSource: DataSource): Promise<Migration[]> {
-  await assertMigrationRole(dataSource);
-  return withMigrationLock(dataSource, () => dataSource.runMigrations({ transaction: 'all' }));
+export function runPendingMigrations(dataSource: DataSource): Promise<Migration[]> {
+  return withMigrationLock(dataSource, async (lockRunner) => {
+    await assertMigrationRole(lockRunner);
+    const executor = new MigrationExecutor(dataSource, lockRunner);
+    executor.transaction = 'all';
+    return executor.executePendingMigrations();
+  });
 }

@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
 import { DatabaseConfigError } from '../config/database-config.error';
 
 const LAYOUT = 'sql/least-privilege-logins.sql; README "Least privilege"';
@@ -9,8 +8,13 @@ const LAYOUT = 'sql/least-privilege-logins.sql; README "Least privilege"';
  * is another one (the runtime's, typically: it owns nothing and may create nothing), and warns when
  * it is a superuser: the tables and the SECURITY DEFINER functions would then belong to one.
  */
-export async function assertMigrationRole(dataSource: DataSource): Promise<void> {
-  const [login] = await dataSource.query(
+/** Anything that runs a query: a DataSource, or the query runner that holds the migration lock. */
+interface Queryable {
+  query(sql: string): Promise<any[]>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export async function assertMigrationRole(connection: Queryable): Promise<void> {
+  const [login] = await connection.query(
     `SELECT current_user AS name,
             (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS superuser,
             (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c

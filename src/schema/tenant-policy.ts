@@ -1,16 +1,24 @@
+import { TENANT_COLUMN } from '../tenancy/tenant-column';
+
+/** The setting the tenant transaction's prelude sets, transaction-local. */
+export const CURRENT_TENANT_SETTING = 'app.current_tenant_id';
+
 /**
  * The tenant a statement runs for, as SQL: the transaction-local `app.current_tenant_id`, or NULL.
  *
  * Fail closed: NULLIF turns both "never set" (NULL) and "set in an earlier transaction on this
  * connection" ('') into NULL, which matches no row. Compared directly, not through a sub-select:
  * Citus refuses sub-queries in the policies of distributed tables, and on a single node PostgreSQL
- * already evaluates this stable expression once per scan when it is an index condition (the same
- * plans and figures as the sub-select form: README "Performance").
+ * evaluates this stable expression once per scan when it is an index condition (README "Performance"
+ * has the figures of both forms).
  */
-export const CURRENT_TENANT_SQL = `NULLIF(current_setting('app.current_tenant_id', true), '')::uuid`;
+export const CURRENT_TENANT_SQL = `NULLIF(current_setting('${CURRENT_TENANT_SETTING}', true), '')::uuid`;
 
-/** `<column> = <the current tenant>`: the USING and WITH CHECK of every tenant policy. */
-export function tenantPolicyExpression(column = 'tenant_id'): string {
+/**
+ * `<column> = <the current tenant>`: the USING and WITH CHECK of every tenant isolation policy, the
+ * schema's own and those `tenantTable()` makes, on one node and on Citus alike.
+ */
+export function tenantPolicyExpression(column: string = TENANT_COLUMN): string {
   return `${column} = ${CURRENT_TENANT_SQL}`;
 }
 

@@ -57,3 +57,31 @@ export class TransactionRolledBackError extends TenancyError {
     super('the transaction was rolled back because a statement in it failed; nothing was written');
   }
 }
+
+/** A write named another tenant than the one of its context. Never echoes either id. */
+export class TenantMismatchError extends TenancyError {
+  override name = 'TenantMismatchError';
+  constructor(readonly entity: string) {
+    super(
+      `${entity} was written with a tenantId other than the current tenant's: a tenant may only write its own rows. ` +
+        'Leave tenantId unset and it is filled from the tenant context.',
+    );
+  }
+}
+
+/**
+ * Work inside a tenant (or system) transaction asked the pool for a second connection while its
+ * transaction holds one, typically through the injected `DataSource` instead of a repository.
+ */
+export class ConnectionHeldError extends TenancyError {
+  override name = 'ConnectionHeldError';
+  constructor(readonly poolSize: number) {
+    super(
+      'a query asked the pool for a connection while its own tenant transaction holds ' +
+        (poolSize === 1
+          ? "the pool's only connection (the embedded database has one): it could never get one. "
+          : `one of the pool's ${poolSize}, and none came free in time. `) +
+        'Query through the injected repositories (or repository.manager) inside a tenant context, not the DataSource.',
+    );
+  }
+}

@@ -19,7 +19,7 @@ import { LifecycleError } from '../lifecycle/lifecycle.errors';
 import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
 import { toUnavailableError } from './database-unavailable';
 import { parseTenantId } from './tenant-id';
-import { DatabaseUnavailableError, InvalidTenantIdError, TenancyError, TenantNotFoundError } from './tenancy.errors';
+import { DatabaseUnavailableError, InvalidTenantIdError, TenancyError, TenantMismatchError, TenantNotFoundError } from './tenancy.errors';
 import { TenancyService } from './tenancy.service';
 import { WITHOUT_TENANT } from './without-tenant.decorator';
 
@@ -84,6 +84,7 @@ function toHttpException(error: unknown): unknown {
   if (driverError instanceof TenancyError) return toHttpException(driverError);
   if (error instanceof InvalidTenantIdError) return new BadRequestException(error.message);
   if (error instanceof TenantNotFoundError) return new ForbiddenException(error.message);
+  if (error instanceof TenantMismatchError) return new ForbiddenException(error.message);
   if (error instanceof DatabaseUnavailableError) return new ServiceUnavailableException(error.message);
   if (error instanceof LifecycleError) return new LIFECYCLE_STATUS[error.code](error.message);
   if ((error as { driverError?: { code?: string } }).driverError?.code === QUERY_CANCELED) {

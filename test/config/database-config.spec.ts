@@ -56,7 +56,41 @@ describe(loadDatabaseConfig.name, () => {
 
   it('lets options given in code win over the environment, and validates them the same way', () => {
     expect(loadDatabaseConfig({ FDL_DB_POOL_SIZE: 'abc' }, { poolSize: 3 }).poolSize).toBe(3);
-    expect(() => loadDatabaseConfig({}, { poolSize: 0 })).toThrow(/FDL_DB_POOL_SIZE must be a whole number from 1 to 1000, got 0/);
+    expect(() => loadDatabaseConfig({}, { poolSize: 0 })).toThrow(/^poolSize must be a whole number from 1 to 1000, got 0$/);
     expect(() => loadDatabaseConfig({}, { backend: 'postgres' })).toThrow(/DATABASE_URL is not set/);
+  });
+
+  it("reads options given as strings (what @nestjs/config's ConfigService returns) exactly as the variables", () => {
+    const fromStrings = loadDatabaseConfig(
+      {},
+      { useDatabase: 'true', url: 'postgres://u@h/db', poolSize: '5', queryTimeout: ' 2.5 ', acquireTimeout: '3', idleInTransactionTimeout: '9', slowQueryThreshold: '0.5' },
+    );
+    expect(fromStrings).toEqual(
+      loadDatabaseConfig({
+        FDL_USE_DATABASE: 'true',
+        DATABASE_URL: 'postgres://u@h/db',
+        FDL_DB_POOL_SIZE: '5',
+        FDL_DB_TIMEOUT: ' 2.5 ',
+        FDL_DB_ACQUIRE_TIMEOUT: '3',
+        FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT: '9',
+        FDL_DB_SLOW_QUERY: '0.5',
+      }),
+    );
+    expect(fromStrings).toMatchObject({ backend: 'postgres', poolSize: 5, queryTimeout: 2.5 });
+    // 'false' is not truthy here: it selects the embedded database, as FDL_USE_DATABASE=false does.
+    expect(loadDatabaseConfig({ FDL_USE_DATABASE: 'true' }, { useDatabase: 'false' }).backend).toBe('embedded');
+    expect(loadDatabaseConfig({ FDL_USE_DATABASE: 'true' }, { useDatabase: false }).backend).toBe('embedded');
+    // A blank string is unset, like an empty variable: the variable (then the default) applies.
+    expect(loadDatabaseConfig({ FDL_DB_POOL_SIZE: '7' }, { poolSize: '' }).poolSize).toBe(7);
+    expect(loadDatabaseConfig({}, { poolSize: '  ', useDatabase: '' })).toMatchObject({ poolSize: 10, backend: 'embedded' });
+  });
+
+  it('names the option, not a variable that was never set, when a value given in code is wrong', () => {
+    expect(() => loadDatabaseConfig({}, { poolSize: '5x' })).toThrow(/^poolSize must be a whole number from 1 to 1000, got "5x"$/);
+    expect(() => loadDatabaseConfig({}, { queryTimeout: 'soon' })).toThrow(/^queryTimeout must be a positive number of seconds, got "soon"$/);
+    expect(() => loadDatabaseConfig({}, { acquireTimeout: 0 })).toThrow(/^acquireTimeout must be a positive number of seconds, got 0$/);
+    expect(() => loadDatabaseConfig({}, { useDatabase: 'yes' })).toThrow(/^useDatabase must be 'true'/);
+    // …and the variable when the value came from the environment.
+    expect(() => loadDatabaseConfig({ FDL_DB_POOL_SIZE: '5x' })).toThrow(/^FDL_DB_POOL_SIZE must be a whole number/);
   });
 });

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { tenantTableViolations } from '../../src';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
 import { asSuperuser } from '../utils/tenant-sql';
 import { foreignKeyViolations, functionViolations } from './function-rules';
@@ -9,42 +10,8 @@ import { foreignKeyViolations, functionViolations } from './function-rules';
  * search_path, fails here without anyone having to remember to write a test for it.
  */
 export async function catalogViolations(client: Client): Promise<string[]> {
-  const violations: string[] = [];
-  const tenantTables = (
-    await client.query<{ name: string; rls: boolean; forced: boolean; kind: string }>(
-      `SELECT c.relname AS name, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, c.relkind::text AS kind
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
-       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')`,
-    )
-  ).rows;
-  for (const table of tenantTables) {
-    if (!table.rls) violations.push(`${table.name}: row level security is not enabled`);
-    if (!table.forced) violations.push(`${table.name}: row level security is not forced`);
-  }
-  const isPartition = new Set(
-    (await client.query<{ name: string }>(`SELECT inhrelid::regclass::text AS name FROM pg_inherits`)).rows.map((r) => r.name),
-  );
-  const policies = (
-    await client.query<{ table: string; roles: string[]; cmd: string; qual: string | null; check: string | null }>(
-      `SELECT tablename AS table, roles, cmd, qual, with_check AS check FROM pg_policies WHERE schemaname = 'public'`,
-    )
-  ).rows;
-  for (const table of tenantTables.filter((t) => !isPartition.has(t.name))) {
-    const appPolicies = policies.filter((p) => p.table === table.name && p.roles.includes('fdl_app'));
-    if (appPolicies.length === 0) violations.push(`${table.name}: no policy for fdl_app`);
-    for (const policy of appPolicies) {
-      if (!policy.qual?.includes("current_setting('app.current_tenant_id'")) {
-        violations.push(`${table.name}: fdl_app policy USING does not read app.current_tenant_id`);
-      }
-      if (policy.cmd !== 'SELECT' && !policy.check?.includes("current_setting('app.current_tenant_id'")) {
-        violations.push(`${table.name}: fdl_app policy has no WITH CHECK on app.current_tenant_id`);
-      }
-    }
-    if (policies.some((p) => p.table === table.name && p.roles.includes('public'))) {
-      violations.push(`${table.name}: a policy applies to PUBLIC`);
-    }
-  }
+  // The table rules are the library's own check (assertTenantIsolation), shared with applications.
+  const violations = await tenantTableViolations(async (sql) => (await client.query(sql)).rows);
   const [role] = (
     await client.query(
       `SELECT rolsuper, rolbypassrls, rolcanlogin, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'fdl_app'`,
@@ -54,18 +21,6 @@ export async function catalogViolations(client: Client): Promise<string[]> {
   else for (const [flag, value] of Object.entries(role)) if (value) violations.push(`fdl_app has ${flag}`);
   const owned = (await client.query(`SELECT c.relname FROM pg_class c WHERE c.relowner = 'fdl_app'::regrole`)).rows;
   if (owned.length) violations.push(`fdl_app owns ${owned.map((r) => r.relname).join(', ')}`);
-  const dangerousGrants = (
-    await client.query<{ table: string; privilege: string; grantee: string }>(
-      `SELECT table_name AS table, privilege_type AS privilege, grantee FROM information_schema.role_table_grants
-       WHERE table_schema = 'public' AND grantee IN ('fdl_app', 'fdl_system', 'PUBLIC')
-         AND privilege_type IN ('TRUNCATE', 'REFERENCES', 'TRIGGER')`,
-    )
-  ).rows;
-  for (const grant of dangerousGrants) violations.push(`${grant.grantee} has ${grant.privilege} on ${grant.table}`);
-  const publicGrants = (
-    await client.query(`SELECT table_name FROM information_schema.role_table_grants WHERE table_schema = 'public' AND grantee = 'PUBLIC'`)
-  ).rows;
-  for (const grant of publicGrants) violations.push(`PUBLIC has a grant on ${grant.table_name}`);
   const views = (
     await client.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

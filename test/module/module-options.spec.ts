@@ -4,6 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import request from 'supertest';
 import { Repository } from 'typeorm';
 import { DatabaseHealthIndicator, DatabaseModule, type DatabaseModuleOptions, Flow } from '../../src';
+import { RESOLVED_DATABASE_CONFIG } from '../../src/database.internal-constants';
 import { withDataSource } from '../utils/migrate';
 import { bootApp } from '../utils/apps';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
@@ -70,7 +71,31 @@ describe(DatabaseModule.name, () => {
   it('forRootAsync validates its options like the environment', async () => {
     await expect(
       boot(DatabaseModule.forRootAsync({ useFactory: () => ({ useDatabase: true, url: db.url, poolSize: 0, readEnvironment: false }) })),
-    ).rejects.toThrow(/FDL_DB_POOL_SIZE must be a whole number from 1 to 1000, got 0/);
+    ).rejects.toThrow(/poolSize must be a whole number from 1 to 1000, got 0/);
+  });
+
+  it('forRootAsync reads the strings a ConfigService returns as the environment would be read', async () => {
+    const strings: Record<string, string> = { FDL_USE_DATABASE: 'true', FDL_DB_POOL_SIZE: '3', FDL_DB_TIMEOUT: '7', RUN_MIGRATIONS: 'false' };
+    const app = await boot(
+      DatabaseModule.forRootAsync({
+        imports: [SettingsModule],
+        inject: [SettingsService],
+        useFactory: (settings: SettingsService): DatabaseModuleOptions => ({
+          useDatabase: strings.FDL_USE_DATABASE,
+          url: settings.get('url'),
+          poolSize: strings.FDL_DB_POOL_SIZE,
+          queryTimeout: strings.FDL_DB_TIMEOUT,
+          runMigrations: strings.RUN_MIGRATIONS,
+          readEnvironment: false,
+        }),
+        globalInterceptor: true,
+      }),
+    );
+    expect(app.get(RESOLVED_DATABASE_CONFIG)).toMatchObject({ backend: 'postgres', poolSize: 3, queryTimeout: 7 });
+    await request(app.getHttpServer()).get('/flows').set('X-Tenant-ID', tenantA).expect(200, ['of-a']);
+    await expect(
+      boot(DatabaseModule.forRootAsync({ useFactory: () => ({ useDatabase: 'true', url: db.url, poolSize: '5x', readEnvironment: false }) })),
+    ).rejects.toThrow(/poolSize must be a whole number from 1 to 1000, got "5x"/);
   });
 
   it('resolveTenant takes the tenant from elsewhere (e.g. the authenticated principal), and a missing one is 401 when asked', async () => {

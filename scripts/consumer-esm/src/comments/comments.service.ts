@@ -1,0 +1,17 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { Comment } from './comment.entity.js';
+
+@Injectable()
+export class CommentsService {
+  constructor(@InjectRepository(Comment) private readonly comments: Repository<Comment>) {}
+
+  add(body: string): Promise<Comment> {
+    return this.comments.save(this.comments.create({ body }));
+  }
+
+  list(): Promise<Comment[]> {
+    return this.comments.find({ order: { createdAt: 'ASC' } });
+  }
+}

@@ -1,0 +1,22 @@
+import { tenantTable } from 'fdl-runtime-db';
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+export class CreateComments1800000000000 implements MigrationInterface {
+  name = 'CreateComments1800000000000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
+      CREATE TABLE comments (
+        id          uuid        NOT NULL DEFAULT gen_random_uuid(),
+        tenant_id   uuid        NOT NULL,
+        body        text        NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id)
+      )`);
+    await tenantTable(queryRunner, 'comments');
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TABLE comments`);
+  }
+}
