@@ -1,3 +1,4 @@
+import { tenantPolicyExpression } from '../../src';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
 import { asSuperuser, asSystem, asTenant } from '../utils/tenant-sql';
 
@@ -47,7 +48,7 @@ describe('Negative controls', () => {
       expect(await bReadsOnlyItsOwn(table)).toBe(false); // the rule removed: the check catches it
     } finally {
       await asSuperuser(db.url, (c) =>
-        c.query(`ALTER POLICY ${policy} ON ${table} USING (${table === 'tenants' ? 'id' : 'tenant_id'} = (SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))`),
+        c.query(`ALTER POLICY ${policy} ON ${table} USING (${tenantPolicyExpression(table === 'tenants' ? 'id' : 'tenant_id')})`),
       );
     }
     expect(await bReadsOnlyItsOwn(table)).toBe(true);

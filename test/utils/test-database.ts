@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { applyLeastPrivilegeLogins } from './least-privilege';
 
 /** A database of the test server, made for one spec file and dropped after it. */
 export interface TestDatabase {
@@ -42,6 +43,9 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   const template = options.migrated === false ? 'template0' : process.env.FDL_TEST_TEMPLATE;
   if (!template) throw new Error('FDL_TEST_TEMPLATE is not set: run the tests through jest');
   await withServerClient((client) => client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
+  // An empty database gets the same logins and schema privileges as the template (the production
+  // layout; on PostgreSQL 14 that also takes CREATE on schema public from PUBLIC).
+  if (options.migrated === false) await withServerClient(applyLeastPrivilegeLogins, databaseUrl(name));
   return {
     name,
     url: databaseUrl(name),
