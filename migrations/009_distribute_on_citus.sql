@@ -24,12 +24,8 @@ AS $$
         IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'public.audit_logs'::regclass) THEN
           RETURN; -- distributed already: audit_logs is the last table distributed
         END IF;
-        -- Distributing takes seconds per table; the migration's own 60 s bound is for plain DDL.
         SET LOCAL statement_timeout = 0;
-        -- The triggers only ever read and write the row they fire for, or (the audit chain) rows of
-        -- the same tenant, which live on the same shard: safe on the workers.
         SET LOCAL citus.enable_unsafe_triggers = on;
-        -- Foreign keys are added back after distributing, in the same transaction as the DDL.
         SET LOCAL citus.multi_shard_modify_mode = 'sequential';
         -- Citus cannot distribute a table that a local table references, nor one that references a
         -- local table, and turns the whole graph into "Citus local tables" when tenants becomes a

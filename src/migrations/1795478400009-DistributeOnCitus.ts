@@ -2,6 +2,33 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 import { boundMigrationWaits } from './migration-timeouts';
 
 /**
+ * For the DDL that (un)distributes: it takes seconds per table, while the migration's own 60 s bound
+ * is for plain DDL; the schema's row triggers only ever touch the row they fire for or (the audit
+ * chain) rows of the same tenant, which share the shard, so they are safe on the workers; and the
+ * foreign keys are added back in the same transaction as the distribution.
+ */
+const CITUS_DDL_SETTINGS = `SET LOCAL statement_timeout = 0;
+        SET LOCAL citus.enable_unsafe_triggers = on;
+        SET LOCAL citus.multi_shard_modify_mode = 'sequential';`;
+
+/** PL/pgSQL: keeps the schema's foreign keys in `foreign_keys` (jsonb) and drops them. */
+const SET_FOREIGN_KEYS_ASIDE = `SELECT coalesce(jsonb_agg(fk), '[]') INTO foreign_keys FROM (
+          SELECT c.conrelid::regclass::text AS table_name, c.conname::text AS name, pg_catalog.pg_get_constraintdef(c.oid) AS definition
+          FROM pg_catalog.pg_constraint c
+          WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace AND c.conparentid = 0
+            AND c.conrelid = ANY (ARRAY['public.tenants', 'public.flows', 'public.flow_versions', 'public.execution_snapshots',
+                                        'public.execution_history', 'public.audit_logs']::regclass[])
+        ) fk;
+        FOR foreign_key IN SELECT * FROM jsonb_to_recordset(foreign_keys) AS fk (table_name text, name text, definition text) LOOP
+          EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', foreign_key.table_name, foreign_key.name);
+        END LOOP;`;
+
+/** PL/pgSQL: adds back what SET_FOREIGN_KEYS_ASIDE kept. */
+const ADD_FOREIGN_KEYS_BACK = `FOR foreign_key IN SELECT * FROM jsonb_to_recordset(foreign_keys) AS fk (table_name text, name text, definition text) LOOP
+          EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', foreign_key.table_name, foreign_key.name, foreign_key.definition);
+        END LOOP;`;
+
+/**
  * Scale-out: where the `citus` extension is installed in the database, `tenants` becomes a
  * reference table (a copy on every node) and the five tenant tables are distributed by `tenant_id`
  * in one co-location group, so that all of a tenant's rows live on one node and every foreign key
@@ -33,27 +60,12 @@ export class DistributeOnCitus1795478400009 implements MigrationInterface {
         IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'public.audit_logs'::regclass) THEN
           RETURN; -- distributed already: audit_logs is the last table distributed
         END IF;
-        -- Distributing takes seconds per table; the migration's own 60 s bound is for plain DDL.
-        SET LOCAL statement_timeout = 0;
-        -- The triggers only ever read and write the row they fire for, or (the audit chain) rows of
-        -- the same tenant, which live on the same shard: safe on the workers.
-        SET LOCAL citus.enable_unsafe_triggers = on;
-        -- Foreign keys are added back after distributing, in the same transaction as the DDL.
-        SET LOCAL citus.multi_shard_modify_mode = 'sequential';
+        ${CITUS_DDL_SETTINGS}
         -- Citus cannot distribute a table that a local table references, nor one that references a
         -- local table, and turns the whole graph into "Citus local tables" when tenants becomes a
         -- reference table first (which a partitioned table's CHECK constraints do not survive):
         -- the schema's foreign keys are set aside while the tables are distributed, then added back.
-        SELECT coalesce(jsonb_agg(fk), '[]') INTO foreign_keys FROM (
-          SELECT c.conrelid::regclass::text AS table_name, c.conname::text AS name, pg_catalog.pg_get_constraintdef(c.oid) AS definition
-          FROM pg_catalog.pg_constraint c
-          WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace AND c.conparentid = 0
-            AND c.conrelid = ANY (ARRAY['public.tenants', 'public.flows', 'public.flow_versions', 'public.execution_snapshots',
-                                        'public.execution_history', 'public.audit_logs']::regclass[])
-        ) fk;
-        FOR foreign_key IN SELECT * FROM jsonb_to_recordset(foreign_keys) AS fk (table_name text, name text, definition text) LOOP
-          EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', foreign_key.table_name, foreign_key.name);
-        END LOOP;
+        ${SET_FOREIGN_KEYS_ASIDE}
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'public.tenants'::regclass) THEN
           PERFORM create_reference_table('public.tenants');
           RETURN NEXT 'tenants';
@@ -67,9 +79,7 @@ export class DistributeOnCitus1795478400009 implements MigrationInterface {
           END IF;
           RETURN NEXT tenant_table;
         END LOOP;
-        FOR foreign_key IN SELECT * FROM jsonb_to_recordset(foreign_keys) AS fk (table_name text, name text, definition text) LOOP
-          EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', foreign_key.table_name, foreign_key.name, foreign_key.definition);
-        END LOOP;
+        ${ADD_FOREIGN_KEYS_BACK}
       END
       $$`);
     await queryRunner.query(`REVOKE ALL ON FUNCTION fdl_distribute_on_citus() FROM PUBLIC`);
@@ -88,27 +98,14 @@ export class DistributeOnCitus1795478400009 implements MigrationInterface {
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
           RETURN;
         END IF;
-        SET LOCAL statement_timeout = 0;
-        SET LOCAL citus.enable_unsafe_triggers = on;
-        SET LOCAL citus.multi_shard_modify_mode = 'sequential';
-        SELECT coalesce(jsonb_agg(fk), '[]') INTO foreign_keys FROM (
-          SELECT c.conrelid::regclass::text AS table_name, c.conname::text AS name, pg_catalog.pg_get_constraintdef(c.oid) AS definition
-          FROM pg_catalog.pg_constraint c
-          WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace AND c.conparentid = 0
-            AND c.conrelid = ANY (ARRAY['public.tenants', 'public.flows', 'public.flow_versions', 'public.execution_snapshots',
-                                        'public.execution_history', 'public.audit_logs']::regclass[])
-        ) fk;
-        FOR foreign_key IN SELECT * FROM jsonb_to_recordset(foreign_keys) AS fk (table_name text, name text, definition text) LOOP
-          EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', foreign_key.table_name, foreign_key.name);
-        END LOOP;
+        ${CITUS_DDL_SETTINGS}
+        ${SET_FOREIGN_KEYS_ASIDE}
         FOREACH tenant_table IN ARRAY ARRAY['audit_logs', 'execution_history', 'execution_snapshots', 'flow_versions', 'flows', 'tenants'] LOOP
           IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = ('public.' || tenant_table)::regclass) THEN
             PERFORM undistribute_table('public.' || tenant_table);
           END IF;
         END LOOP;
-        FOR foreign_key IN SELECT * FROM jsonb_to_recordset(foreign_keys) AS fk (table_name text, name text, definition text) LOOP
-          EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', foreign_key.table_name, foreign_key.name, foreign_key.definition);
-        END LOOP;
+        ${ADD_FOREIGN_KEYS_BACK}
       END
       $$`);
     await queryRunner.query(`DROP FUNCTION fdl_distribute_on_citus()`);

@@ -9,6 +9,7 @@ import {
   migrateCitus,
   withClient,
 } from '../utils/citus';
+import { crossTenantWrites, insertForTenant } from '../utils/tenant-sql';
 
 interface Seed {
   tenant: string;
@@ -65,33 +66,14 @@ describeOnCitus('Row level security on a Citus cluster', () => {
     });
 
     it("a tenant's UPDATE and DELETE of another tenant's rows change nothing", async () => {
-      const outcome = await asTenantOnCitus(db.url, b.tenant, async (c) => {
-        const results: (number | string)[] = [];
-        for (const sql of [`UPDATE ${table} SET tenant_id = tenant_id WHERE tenant_id = $1`, `DELETE FROM ${table} WHERE tenant_id = $1`]) {
-          await c.query('SAVEPOINT s');
-          try {
-            results.push((await c.query(sql, [a.tenant])).rowCount ?? -1);
-          } catch (error) {
-            results.push((error as { code: string }).code);
-          }
-          await c.query('ROLLBACK TO SAVEPOINT s');
-        }
-        return results;
-      }, true);
+      const outcome = await asTenantOnCitus(db.url, b.tenant, (c) => crossTenantWrites(c, table, a.tenant), true);
       for (const result of outcome) expect([0, '42501']).toContain(result);
       const left = await asSystemOnCitus(db.url, async (c) => Number((await c.query(`SELECT count(*) FROM ${table} WHERE tenant_id = $1`, [a.tenant])).rows[0].count));
       expect(left).toBe(1);
     });
 
     it('a tenant cannot INSERT a row for another tenant', async () => {
-      const insert: Record<string, string> = {
-        flows: `INSERT INTO flows (tenant_id, name) VALUES ($1, 'intruder')`,
-        flow_versions: `INSERT INTO flow_versions (tenant_id, flow_id, version, definition, content_hash) VALUES ($1, '${a.flow}', 9, '{}', repeat('b', 64))`,
-        execution_snapshots: `INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id) VALUES ($1, '${a.flow}', '${a.version}')`,
-        execution_history: `INSERT INTO execution_history (id, tenant_id, flow_id, flow_version_id, status, input, state, version, created_at, completed_at) VALUES (gen_random_uuid(), $1, '${a.flow}', '${a.version}', 'failed', '{}', '{}', 1, now(), now())`,
-        audit_logs: `INSERT INTO audit_logs (tenant_id, actor, action) VALUES ($1, 'intruder', 'forged')`,
-      };
-      await expect(asTenantOnCitus(db.url, b.tenant, (c) => c.query(insert[table], [a.tenant]))).rejects.toMatchObject({
+      await expect(asTenantOnCitus(db.url, b.tenant, (c) => c.query(insertForTenant(table, a), [a.tenant]))).rejects.toMatchObject({
         message: expect.stringMatching(/row-level security/),
       });
     });

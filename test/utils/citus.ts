@@ -2,11 +2,12 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { migrationDataSourceOptions } from '../../src/migrations/migration-data-source-options';
 import { parseTenantId } from '../../src/tenancy/tenant-id';
 import { CITUS_KIT } from '../setup/citus-cluster';
+import { asSuperuser } from './tenant-sql';
 
 const run = promisify(execFile);
 
@@ -80,15 +81,8 @@ export async function onNode<T>(port: number, database: string, work: (client: C
   return withClient(nodeUrl(port, database), work);
 }
 
-export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
+/** A plain connection to `url` (the cluster's login is a superuser). */
+export const withClient = asSuperuser;
 
 /** Runs the migrations on the coordinator, as `npm run migration:run` does. */
 export async function migrateCitus(url: string): Promise<void> {

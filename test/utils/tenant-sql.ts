@@ -45,3 +45,33 @@ export async function asSuperuser<T>(url: string, work: (client: Client) => Prom
     await client.end();
   }
 }
+
+/**
+ * Inside a tenant transaction: tries to UPDATE and then DELETE `otherTenant`'s rows of `table`, each
+ * under a savepoint; resolves to what each did (rows changed, or the SQLSTATE that refused it).
+ */
+export async function crossTenantWrites(client: Client, table: string, otherTenant: string): Promise<(number | string)[]> {
+  const results: (number | string)[] = [];
+  for (const sql of [`UPDATE ${table} SET tenant_id = tenant_id WHERE tenant_id = $1`, `DELETE FROM ${table} WHERE tenant_id = $1`]) {
+    await client.query('SAVEPOINT cross_tenant');
+    try {
+      results.push((await client.query(sql, [otherTenant])).rowCount ?? -1);
+    } catch (error) {
+      results.push((error as { code: string }).code); // no grant at all (e.g. audit_logs): refused outright
+    }
+    await client.query('ROLLBACK TO SAVEPOINT cross_tenant');
+  }
+  return results;
+}
+
+/** An INSERT into `table` of a row for the tenant bound as $1, pointing at `other`'s flow and version. */
+export function insertForTenant(table: string, other: { flow: string; version: string }): string {
+  const statements: Record<string, string> = {
+    flows: `INSERT INTO flows (tenant_id, name) VALUES ($1, 'intruder')`,
+    flow_versions: `INSERT INTO flow_versions (tenant_id, flow_id, version, definition, content_hash) VALUES ($1, '${other.flow}', 9, '{}', repeat('b', 64))`,
+    execution_snapshots: `INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id) VALUES ($1, '${other.flow}', '${other.version}')`,
+    execution_history: `INSERT INTO execution_history (id, tenant_id, flow_id, flow_version_id, status, input, state, version, created_at, completed_at) VALUES (gen_random_uuid(), $1, '${other.flow}', '${other.version}', 'failed', '{}', '{}', 1, now(), now())`,
+    audit_logs: `INSERT INTO audit_logs (tenant_id, actor, action) VALUES ($1, 'intruder', 'forged')`,
+  };
+  return statements[table];
+}
