@@ -21,7 +21,7 @@ describe.each(BACKENDS)('Example API on $name', (backend) => {
     db = { url: running.url };
     acme = (await http().post('/tenants').send({ name: 'Acme' }).expect(201)).body.id;
     globex = (await http().post('/tenants').send({ name: 'Globex' }).expect(201)).body.id;
-  });
+  }, 180_000); // the embedded backend starts a database (initdb and migrations when nothing is cached)
   afterAll(() => running?.close());
 
   it('POST /tenants creates a tenant through the system path and returns its id', async () => {

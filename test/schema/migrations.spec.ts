@@ -178,7 +178,7 @@ describe('migrations', () => {
     const show = await npmRun('migration:show', db.url).exited;
     expect(show.code).toBe(0);
     expect(show.stdout.trimEnd().split('\n')).toEqual(NAMES.map((name, index) => `[X] ${index + 1} ${name}`));
-  });
+  }, 180_000); // three CLI processes (ts-node) and a fourth for show: slow on a busy 2-core machine
 
   it('migration:revert undoes the last migration only, and migration:run applies it again', async () => {
     const db = await database(); // migrated by the global setup
