@@ -110,6 +110,13 @@ export interface DatabaseModuleOptions {
    * Default: `false`.
    */
   tenantIdOnSpans?: boolean;
+  /**
+   * Whether the database is the coordinator of a Citus cluster. On Citus the tenant prelude sets the
+   * tenant with `SET LOCAL` (the statement Citus propagates to the workers) instead of
+   * `set_config()`. Give it only to override the detection, e.g. where the login may not read
+   * `pg_extension`. Default: detected at start (the `citus` extension exists in the database).
+   */
+  citus?: boolean | string;
 }
 
 /** Options fixed when the module is defined (they decide which providers exist). */

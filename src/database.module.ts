@@ -20,6 +20,7 @@ import { ArchivalService } from './lifecycle/archival.service';
 import { ExecutionsService } from './lifecycle/executions.service';
 import { FlowVersionsService } from './lifecycle/flow-versions.service';
 import { HistoryPartitionsService } from './lifecycle/history-partitions.service';
+import { ClusterTopology } from './cluster/cluster-topology';
 import { LoginRoleCheck } from './security/login-role.check';
 import { SystemDataSource } from './tenancy/system-data-source';
 import { DatabaseTelemetry } from './observability/database-telemetry';
@@ -76,6 +77,7 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
     DatabaseServer,
     TenantContext,
     SystemDataSource.provider,
+    ClusterTopology.provider,
     LoginRoleCheck,
     DatabaseTelemetry,
     ObservabilityLifecycle,

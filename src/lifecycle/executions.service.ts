@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { actorOf } from '../audit/audit-trail.service';
 import { ExecutionSnapshot, type ExecutionStatus } from '../entities';
+import { routingTenantOf, tenantIs } from '../tenancy/routing-tenant';
+import type { ScopedTransaction } from '../tenancy/scoped-transaction';
 import { TenantContext } from '../tenancy/tenant-context';
 import { FINISHED_STATUSES, statusesLeadingTo } from './execution-transitions';
 import {
@@ -59,7 +61,7 @@ export class ExecutionsService {
     const [row] = await transaction.manager.query(
       `WITH started AS (
          INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id, status, input)
-         SELECT tenant_id, flow_id, id, 'running', $2 FROM flow_versions WHERE id = $1
+         SELECT tenant_id, flow_id, id, 'running', $2 FROM flow_versions WHERE id = $1 AND ${tenantIs('$4')}
          RETURNING *
        ),
        audited AS (
@@ -69,25 +71,28 @@ export class ExecutionsService {
          FROM started
        )
        SELECT ${this.columns} FROM started`,
-      [flowVersionId, JSON.stringify(input ?? {}), actorOf(transaction)],
+      [flowVersionId, JSON.stringify(input ?? {}), actorOf(transaction), routingTenantOf(transaction)],
     );
     if (!row) throw new NotFoundInTenantError('flow version');
     return toEntity(ExecutionSnapshot, row);
   }
 
   async get(id: string): Promise<ExecutionSnapshot> {
-    const manager = this.context.require('ExecutionsService.get').manager;
-    const [row] = await manager.query(`SELECT ${this.columns} FROM execution_snapshots WHERE id = $1`, [id]);
+    const transaction = this.context.require('ExecutionsService.get');
+    const [row] = await transaction.manager.query(`SELECT ${this.columns} FROM execution_snapshots WHERE id = $1 AND ${tenantIs('$2')}`, [
+      id,
+      routingTenantOf(transaction),
+    ]);
     if (!row) throw new NotFoundInTenantError('execution');
     return toEntity(ExecutionSnapshot, row);
   }
 
   /** Latest first, by keyset pagination on (created_at, id): stable under concurrent inserts. */
   async list(options: ListExecutionsOptions = {}): Promise<ExecutionPage> {
-    const manager = this.context.require('ExecutionsService.list').manager;
+    const transaction = this.context.require('ExecutionsService.list');
     const limit = Math.min(Math.max(Math.trunc(options.limit ?? 50), 1), 500);
-    const conditions: string[] = [];
-    const params: unknown[] = [];
+    const params: unknown[] = [routingTenantOf(transaction)];
+    const conditions: string[] = [tenantIs('$1')];
     if (options.status) {
       params.push(options.status);
       conditions.push(`status = $${params.length}`);
@@ -100,10 +105,10 @@ export class ExecutionsService {
       );
     }
     params.push(limit + 1);
-    const rows: (Record<string, unknown> & { cursorKey: string })[] = await manager.query(
+    const rows: (Record<string, unknown> & { cursorKey: string })[] = await transaction.manager.query(
       `SELECT ${this.columns}, (extract(epoch FROM created_at) * 1000000)::bigint::text AS "cursorKey"
        FROM execution_snapshots
-       ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
+       WHERE ${conditions.join(' AND ')}
        ORDER BY created_at DESC, id DESC
        LIMIT $${params.length}`,
       params,
@@ -145,7 +150,7 @@ export class ExecutionsService {
     const [row] = await transaction.manager.query(
       `WITH previous AS (
          -- A state save keeps the status: only a status change needs the one it had.
-         SELECT id, status FROM execution_snapshots WHERE id = $1 AND $6::text IS NOT NULL
+         SELECT id, status FROM execution_snapshots WHERE id = $1 AND ${tenantIs('$11')} AND $6::text IS NOT NULL
        ),
        updated AS (
          UPDATE execution_snapshots s SET
@@ -155,7 +160,7 @@ export class ExecutionsService {
            status = coalesce($6::text, s.status),
            finished_at = CASE WHEN coalesce($6::text, s.status) = ANY($7::text[]) THEN now() ELSE s.finished_at END,
            version = s.version + 1
-         WHERE s.id = $1 AND s.version = $2 AND s.status = ANY($8::text[])
+         WHERE s.id = $1 AND ${tenantIs('$11', 's')} AND s.version = $2 AND s.status = ANY($8::text[])
          RETURNING s.*, coalesce((SELECT status FROM previous), s.status) AS previous_status
        ),
        audited AS (
@@ -177,15 +182,19 @@ export class ExecutionsService {
         from,
         actorOf(transaction),
         action,
+        routingTenantOf(transaction),
       ],
     );
-    if (!row) throw await this.explainRefusal(transaction.manager, id, expectedVersion, change.to);
+    if (!row) throw await this.explainRefusal(transaction, id, expectedVersion, change.to);
     return toEntity(ExecutionSnapshot, row);
   }
 
   /** Only on the refusal path: one more read to say why nothing was written. */
-  private async explainRefusal(manager: EntityManager, id: string, expectedVersion: number, to?: ExecutionStatus): Promise<Error> {
-    const [current] = await manager.query(`SELECT status, version FROM execution_snapshots WHERE id = $1`, [id]);
+  private async explainRefusal(transaction: ScopedTransaction, id: string, expectedVersion: number, to?: ExecutionStatus): Promise<Error> {
+    const [current] = await transaction.manager.query(
+      `SELECT status, version FROM execution_snapshots WHERE id = $1 AND ${tenantIs('$2')}`,
+      [id, routingTenantOf(transaction)],
+    );
     if (!current) return new NotFoundInTenantError('execution');
     if (current.version !== expectedVersion) return new ExecutionVersionConflictError(expectedVersion, current.version);
     return new IllegalExecutionTransitionError(current.status, to ?? current.status);

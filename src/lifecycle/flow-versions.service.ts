@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { actorOf } from '../audit/audit-trail.service';
 import { FlowVersion } from '../entities';
+import { routingTenantOf, tenantIs } from '../tenancy/routing-tenant';
 import { TenantContext } from '../tenancy/tenant-context';
 import { contentHash } from './canonical-json';
 import { NotFoundInTenantError } from './lifecycle.errors';
@@ -36,14 +37,17 @@ export class FlowVersionsService {
     const transaction = this.context.require('FlowVersionsService.publish');
     const manager = transaction.manager;
     const hash = contentHash(definition);
+    // A join rather than a subquery in the select list: Citus locks rows (FOR UPDATE) only in a
+    // query it can route to one shard, which a correlated subquery is not.
     const [flow] = await manager.query(
-      `SELECT f.tenant_id AS "tenantId",
-              (SELECT v.id FROM flow_versions v
-                WHERE v.tenant_id = f.tenant_id AND v.flow_id = f.id AND v.content_hash = $2
-                ORDER BY v.version DESC LIMIT 1) AS "existingId"
-       FROM flows f WHERE f.id = $1
+      `SELECT f.tenant_id AS "tenantId", v.id AS "existingId"
+       FROM flows f
+       LEFT JOIN flow_versions v ON v.tenant_id = f.tenant_id AND v.flow_id = f.id AND v.content_hash = $2
+       WHERE f.id = $1 AND ${tenantIs('$3', 'f')}
+       ORDER BY v.version DESC
+       LIMIT 1
        FOR UPDATE OF f`,
-      [flowId, hash],
+      [flowId, hash, routingTenantOf(transaction)],
     );
     if (!flow) throw new NotFoundInTenantError('flow');
 
@@ -59,11 +63,11 @@ export class FlowVersionsService {
        chosen AS (
          SELECT * FROM published
          UNION ALL
-         SELECT * FROM flow_versions WHERE id = $5::uuid
+         SELECT * FROM flow_versions WHERE tenant_id = $1 AND id = $5::uuid
        ),
        made_current AS (
          UPDATE flows SET current_version_id = (SELECT id FROM chosen), updated_at = now()
-         WHERE id = $2 AND current_version_id IS DISTINCT FROM (SELECT id FROM chosen)
+         WHERE tenant_id = $1 AND id = $2 AND current_version_id IS DISTINCT FROM (SELECT id FROM chosen)
        ),
        audited AS (
          INSERT INTO audit_logs (tenant_id, actor, action, target_type, target_id, details)

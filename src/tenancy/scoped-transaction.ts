@@ -5,6 +5,8 @@ import { reportPipeline } from '../observability/pipeline-tracing';
 import type { DatabaseScope, TransactionTimeouts } from './database-scope';
 import { toUnavailableError } from './database-unavailable';
 import { type PipelineError, type PipelinedStatement, queryPipelined } from './pipelined-query';
+import { type PreludeForm, preludeStatements } from './prelude';
+import { routeToTenant } from './routing-predicate';
 import { DatabaseUnavailableError, TenantNotFoundError, TransactionRolledBackError } from './tenancy.errors';
 
 /** The private TypeORM members this class drives; named here so the coupling is in one place. */
@@ -23,8 +25,8 @@ const TENANT_NOT_ACTIVE = 'FDL03';
  * One tenant's (or the system's) transaction, begun lazily.
  *
  * Nothing is taken from the pool until the first query. That query travels in the same round trip
- * as the prelude: BEGIN, the role switch, the tenant and the timeouts (`set_config(…, true)`, i.e.
- * SET LOCAL), and the tenant check, which raises for an unknown or suspended tenant so that the
+ * as the prelude (prelude.ts): BEGIN, the role switch, the tenant and the timeouts (SET LOCAL), and
+ * the tenant check, which raises for an unknown or suspended tenant so that the
  * server skips the query behind it. A request that never queries never holds a connection.
  * `end()` commits or rolls back and always leaves the connection with no transaction open and no
  * setting left before it goes back to the pool.
@@ -49,6 +51,8 @@ export class ScopedTransaction {
     /** Who acts, for the audit trail: a user id, a service name. */
     readonly actor?: string,
     private readonly telemetry?: DatabaseTelemetry,
+    /** Single node or Citus: decided once, at start (ClusterTopology). */
+    private readonly preludeForm: PreludeForm = 'single-node',
   ) {
     this.queryRunner = dataSource.createQueryRunner('master');
     const connect = this.queryRunner.connect.bind(this.queryRunner);
@@ -58,6 +62,7 @@ export class ScopedTransaction {
     // turns a nested manager.transaction() into a SAVEPOINT.
     Object.assign(this.internals, { isTransactionActive: true, transactionDepth: 1 });
     this.manager = this.queryRunner.manager;
+    if (scope.kind === 'tenant') routeToTenant(this.manager, scope.tenantId);
   }
 
   /** Commits (`commit: true`) or rolls back, then returns the connection to the pool. Idempotent. */
@@ -122,7 +127,7 @@ export class ScopedTransaction {
 
   /** Sends the prelude, followed by `first` when given; resolves to `first`'s result. */
   private sendPrelude(client: PoolClient, first?: PipelinedStatement): Promise<QueryResult> {
-    const statements = this.preludeStatements();
+    const statements = preludeStatements(this.preludeForm, this.scope, this.timeouts);
     const report = reportPipeline(client, statements, first, this.scope, this.telemetry);
     const sent = queryPipelined(client, first ? [...statements, first] : statements, report?.statementCompleted);
     this.prelude = sent.then(
@@ -140,38 +145,6 @@ export class ScopedTransaction {
         throw (await this.prelude) ?? error;
       },
     );
-  }
-
-  private preludeStatements(): PipelinedStatement[] {
-    const statementMs = String(Math.round(this.timeouts.statementMs));
-    const idleMs = String(Math.round(this.timeouts.idleInTransactionMs));
-    // set_config('role', …, true) is SET LOCAL ROLE in a form that shares one statement with the
-    // other settings. LOCAL everywhere: it ends with the transaction, so nothing survives on the
-    // pooled connection, and it works through PgBouncer in transaction mode.
-    if (this.scope.kind === 'system') {
-      return [
-        { text: 'BEGIN' },
-        {
-          text:
-            `SELECT set_config('role', 'fdl_system', true), ` +
-            `set_config('statement_timeout', $1, true), ` +
-            `set_config('idle_in_transaction_session_timeout', $2, true)`,
-          values: [statementMs, idleMs],
-        },
-      ];
-    }
-    return [
-      { text: 'BEGIN' },
-      {
-        text:
-          `SELECT set_config('role', 'fdl_app', true), ` +
-          `set_config('app.current_tenant_id', $1, true), ` +
-          `set_config('statement_timeout', $2, true), ` +
-          `set_config('idle_in_transaction_session_timeout', $3, true)`,
-        values: [this.scope.tenantId, statementMs, idleMs],
-      },
-      { text: 'SELECT fdl_require_active_tenant()' },
-    ];
   }
 
   private async finish(commit: boolean): Promise<void> {

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { RESOLVED_DATABASE_CONFIG } from '../database.internal-constants';
 import type { DatabaseConfig } from '../config/database-config';
+import { ClusterTopology } from '../cluster/cluster-topology';
 import { DatabaseTelemetry } from '../observability/database-telemetry';
 import { type DatabaseScope, sameScope } from './database-scope';
 import { ScopedTransaction } from './scoped-transaction';
@@ -28,6 +29,7 @@ export class TenancyService {
     private readonly context: TenantContext,
     @Inject(RESOLVED_DATABASE_CONFIG) private readonly config: DatabaseConfig,
     private readonly telemetry: DatabaseTelemetry,
+    private readonly topology: ClusterTopology,
   ) {}
 
   /**
@@ -64,7 +66,7 @@ export class TenancyService {
     const transaction = new ScopedTransaction(dataSource, scope, {
       statementMs: this.config.queryTimeout * 1000,
       idleInTransactionMs: this.config.idleInTransactionTimeout * 1000,
-    }, actor, this.telemetry);
+    }, actor, this.telemetry, this.topology.preludeForm);
     const finished = this.telemetry.transactionStarted(scope);
     return this.context.run(transaction, async () => {
       let result: T;

@@ -89,6 +89,12 @@ export async function migrateCitus(url: string): Promise<void> {
   const dataSource = await new DataSource(migrationDataSourceOptions(url)).initialize();
   try {
     await dataSource.runMigrations({ transaction: 'all' });
+  } catch (error) {
+    // Roles belong to the cluster, not to a database: two spec files migrating their first
+    // databases at once can both find fdl_app missing and both create it. The loser retries once
+    // (its transaction rolled back; the role now exists).
+    if ((error as { code?: string; constraint?: string }).constraint !== 'pg_authid_rolname_index') throw error;
+    await dataSource.runMigrations({ transaction: 'all' });
   } finally {
     await dataSource.destroy();
   }

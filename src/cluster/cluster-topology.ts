@@ -1,0 +1,47 @@
+import { Logger, type Provider } from '@nestjs/common';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { readBooleanOption } from '../config/database-config';
+import type { DatabaseModuleOptions } from '../database-module-options';
+import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
+import type { PreludeForm } from '../tenancy/prelude';
+
+/**
+ * Whether the module talks to one PostgreSQL node or to the coordinator of a Citus cluster, decided
+ * once at start: the `citus` option when given, otherwise whether the `citus` extension exists in the
+ * connected database. What differs between the two lives in the prelude (tenancy/prelude.ts); the
+ * routing predicate (tenancy/routing-predicate.ts) is the same on both.
+ */
+export class ClusterTopology {
+  constructor(readonly preludeForm: PreludeForm) {}
+
+  get isCitus(): boolean {
+    return this.preludeForm === 'citus';
+  }
+
+  static async detect(dataSource: DataSource, forced: boolean | undefined): Promise<ClusterTopology> {
+    const detected = forced === undefined ? await hasCitusExtension(dataSource) : undefined;
+    const citus = forced ?? detected!;
+    const why = forced === undefined ? `the citus extension is ${detected ? '' : 'not '}installed` : `forced by the citus option`;
+    new Logger('DatabaseModule').log(
+      citus
+        ? `Citus coordinator (${why}): the tenant prelude sends SET LOCAL app.current_tenant_id so the workers see the tenant`
+        : `Single PostgreSQL node (${why})`,
+    );
+    return new ClusterTopology(citus ? 'citus' : 'single-node');
+  }
+
+  static readonly provider: Provider = {
+    provide: ClusterTopology,
+    inject: [getDataSourceToken(), DATABASE_MODULE_OPTIONS],
+    useFactory: (dataSource: DataSource, options: DatabaseModuleOptions) => {
+      const unset = options.citus === undefined || options.citus === null || String(options.citus).trim() === '';
+      return ClusterTopology.detect(dataSource, unset ? undefined : readBooleanOption(options.citus, 'citus'));
+    },
+  };
+}
+
+async function hasCitusExtension(dataSource: DataSource): Promise<boolean> {
+  const [row] = (await dataSource.query(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus`)) as { citus: boolean }[];
+  return row.citus === true;
+}

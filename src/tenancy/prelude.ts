@@ -1,0 +1,76 @@
+import type { DatabaseScope, TransactionTimeouts } from './database-scope';
+import type { PipelinedStatement } from './pipelined-query';
+import { parseTenantId } from './tenant-id';
+
+/**
+ * How a scoped transaction begins: on one PostgreSQL node, or on the coordinator of a Citus cluster.
+ * The one place where the two differ (chosen at start by ClusterTopology).
+ */
+export type PreludeForm = 'single-node' | 'citus';
+
+/**
+ * The statements sent before a scoped transaction's first query, in the same round trip.
+ *
+ * Single node: the role, the tenant and the timeouts in one `set_config(…, true)` statement (i.e.
+ * SET LOCAL), every value a bind parameter.
+ *
+ * Citus: the coordinator does not send `set_config()` to the workers, where the shards and their
+ * RLS policies are: a tenant would read nothing there. Citus propagates the SET statement, with
+ * `citus.propagate_set_commands = 'local'`, to the worker transactions it opens afterwards. The
+ * role needs no propagation: Citus connects to the workers as the current role.
+ */
+export function preludeStatements(form: PreludeForm, scope: DatabaseScope, timeouts: TransactionTimeouts): PipelinedStatement[] {
+  const statementMs = String(Math.round(timeouts.statementMs));
+  const idleMs = String(Math.round(timeouts.idleInTransactionMs));
+  // set_config('role', …, true) is SET LOCAL ROLE in a form that shares one statement with the
+  // other settings. LOCAL everywhere: it ends with the transaction, so nothing survives on the
+  // pooled connection, and it works through PgBouncer in transaction mode.
+  if (scope.kind === 'system') {
+    return [
+      { text: 'BEGIN' },
+      {
+        text:
+          `SELECT set_config('role', 'fdl_system', true), ` +
+          `set_config('statement_timeout', $1, true), ` +
+          `set_config('idle_in_transaction_session_timeout', $2, true)`,
+        values: [statementMs, idleMs],
+      },
+    ];
+  }
+  if (form === 'citus') {
+    return [
+      { text: 'BEGIN' },
+      {
+        text:
+          `SELECT set_config('role', 'fdl_app', true), ` +
+          `set_config('statement_timeout', $1, true), ` +
+          `set_config('idle_in_transaction_session_timeout', $2, true)`,
+        values: [statementMs, idleMs],
+      },
+      { text: `SET LOCAL citus.propagate_set_commands = 'local'` },
+      { text: tenantSetStatement(scope.tenantId) },
+      { text: 'SELECT fdl_require_active_tenant()' },
+    ];
+  }
+  return [
+    { text: 'BEGIN' },
+    {
+      text:
+        `SELECT set_config('role', 'fdl_app', true), ` +
+        `set_config('app.current_tenant_id', $1, true), ` +
+        `set_config('statement_timeout', $2, true), ` +
+        `set_config('idle_in_transaction_session_timeout', $3, true)`,
+      values: [scope.tenantId, statementMs, idleMs],
+    },
+    { text: 'SELECT fdl_require_active_tenant()' },
+  ];
+}
+
+/**
+ * `SET LOCAL app.current_tenant_id = '…'`. SET takes no bind parameters, so the tenant id is written
+ * into the statement: only ever as parseTenantId's canonical UUID (hex digits and hyphens, checked
+ * again here whatever the caller did), which cannot close the quote or carry anything but a UUID.
+ */
+export function tenantSetStatement(tenantId: string): string {
+  return `SET LOCAL app.current_tenant_id = '${parseTenantId(tenantId)}'`;
+}
