@@ -1,8 +1,12 @@
 import { DataSource } from 'typeorm';
 import { DATABASE_MIGRATIONS } from '../../src/migrations';
 import { migrationDataSourceOptions } from '../../src/migrations/migration-data-source-options';
+import { tenantTable } from '../../src';
 import {
   addCitus,
+  asSystemOnCitus,
+  asTenantOnCitus,
+  letRolesReachWorkers,
   type CitusDatabase,
   createCitusDatabase,
   describeOnCitus,
@@ -74,6 +78,38 @@ describeOnCitus('The schema on a Citus cluster', () => {
     const again = await withClient(db.url, async (c) => (await c.query('SELECT fdl_distribute_on_citus() AS t')).rows);
     expect(again).toEqual([]);
     await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
+  });
+
+  it("an application's table made with tenantTable() is distributed with the others, and isolated through the coordinator", async () => {
+    const db = await database();
+    await migrateCitus(db.url);
+    await letRolesReachWorkers(db);
+    const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
+    try {
+      const runner = dataSource.createQueryRunner();
+      await runner.startTransaction();
+      await runner.query(`CREATE TABLE comments (
+        id uuid NOT NULL DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, body text NOT NULL,
+        CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id))`);
+      await tenantTable(runner, 'comments');
+      await runner.commitTransaction();
+      await runner.release();
+    } finally {
+      await dataSource.destroy();
+    }
+    const placement = await withClient(db.url, async (c) =>
+      (await c.query(`SELECT logicalrelid::regclass::text AS t, colocationid FROM pg_dist_partition WHERE logicalrelid IN ('comments'::regclass, 'flows'::regclass)`)).rows,
+    );
+    expect(placement).toHaveLength(2);
+    expect(new Set(placement.map((row) => row.colocationid)).size).toBe(1);
+    const [a, b] = await asSystemOnCitus(db.url, async (c) =>
+      (await c.query(`INSERT INTO tenants (name) VALUES ('a'), ('b') RETURNING id`)).rows.map((row) => row.id as string),
+    );
+    for (const tenant of [a, b]) {
+      await asTenantOnCitus(db.url, tenant, (c) => c.query(`INSERT INTO comments (tenant_id, body) VALUES ($1, 'hello')`, [tenant]), true);
+    }
+    const seenByA = await asTenantOnCitus(db.url, a, async (c) => (await c.query('SELECT tenant_id FROM comments')).rows.map((row) => row.tenant_id));
+    expect(seenByA).toEqual([a]);
   });
 
   it('negative control: a tenant table left undistributed is reported', async () => {
