@@ -9,7 +9,7 @@ import {
   migrateCitus,
   withClient,
 } from '../utils/citus';
-import { crossTenantWrites, insertForTenant } from '../utils/tenant-sql';
+import { crossTenantWrites, insertForTenant, seedTenant } from '../utils/tenant-sql';
 
 interface Seed {
   tenant: string;
@@ -35,25 +35,7 @@ describeOnCitus('Row level security on a Citus cluster', () => {
     await migrateCitus(db.url);
     await letRolesReachWorkers(db);
     const seeds: Seed[] = [];
-    for (const name of ['a', 'b']) {
-      seeds.push(
-        await asSystemOnCitus(db.url, async (c) => {
-          const tenant = (await c.query(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, [name])).rows[0].id;
-          const flow = (await c.query(`INSERT INTO flows (tenant_id, name) VALUES ($1, 'f') RETURNING id`, [tenant])).rows[0].id;
-          const version = (
-            await c.query(`INSERT INTO flow_versions (tenant_id, flow_id, version, definition, content_hash) VALUES ($1, $2, 1, '{}', repeat('a', 64)) RETURNING id`, [tenant, flow])
-          ).rows[0].id;
-          await c.query(`INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id, status) VALUES ($1, $2, $3, 'running')`, [tenant, flow, version]);
-          await c.query(
-            `INSERT INTO execution_history (id, tenant_id, flow_id, flow_version_id, status, input, state, version, created_at, completed_at)
-             VALUES (gen_random_uuid(), $1, $2, $3, 'completed', '{}', '{}', 2, now(), now())`,
-            [tenant, flow, version],
-          );
-          await c.query(`INSERT INTO audit_logs (tenant_id, actor, action) VALUES ($1, 'seed', 'seeded')`, [tenant]);
-          return { tenant, flow, version };
-        }),
-      );
-    }
+    for (const name of ['a', 'b']) seeds.push(await asSystemOnCitus(db.url, (c) => seedTenant(c, name)));
     await asSystemOnCitus(db.url, (c) => c.query(`INSERT INTO audit_logs (tenant_id, actor, action) VALUES ($1, 'seed', 'system entry')`, [SYSTEM_TENANT_ID]));
     [a, b] = seeds;
   });

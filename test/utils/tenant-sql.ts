@@ -75,3 +75,36 @@ export function insertForTenant(table: string, other: { flow: string; version: s
   };
   return statements[table];
 }
+
+/** What {@link seedTenant} wrote for one tenant. */
+export interface TenantSeed {
+  tenant: string;
+  flow: string;
+  version: string;
+  execution: string;
+}
+
+/** A tenant with one row in every tenant table, written on `client` (the system role's transaction). */
+export async function seedTenant(client: Client, name: string): Promise<TenantSeed> {
+  const tenant = (await client.query(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, [name])).rows[0].id;
+  const flow = (await client.query(`INSERT INTO flows (tenant_id, name) VALUES ($1, 'f') RETURNING id`, [tenant])).rows[0].id;
+  const version = (
+    await client.query(
+      `INSERT INTO flow_versions (tenant_id, flow_id, version, definition, content_hash) VALUES ($1, $2, 1, '{}', repeat('a', 64)) RETURNING id`,
+      [tenant, flow],
+    )
+  ).rows[0].id;
+  const execution = (
+    await client.query(
+      `INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id, status) VALUES ($1, $2, $3, 'running') RETURNING id`,
+      [tenant, flow, version],
+    )
+  ).rows[0].id;
+  await client.query(
+    `INSERT INTO execution_history (id, tenant_id, flow_id, flow_version_id, status, input, state, version, created_at, completed_at)
+     VALUES (gen_random_uuid(), $1, $2, $3, 'completed', '{}', '{}', 2, now(), now())`,
+    [tenant, flow, version],
+  );
+  await client.query(`INSERT INTO audit_logs (tenant_id, actor, action) VALUES ($1, 'seed', 'seeded')`, [tenant]);
+  return { tenant, flow, version, execution };
+}

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { createTestDatabase, type TestDatabase, withServerClient } from '../../utils/test-database';
 import { loginUrl } from '../../utils/least-privilege';
-import { asRole, asSuperuser, asSystem as asSystemOn, asTenant as asTenantOn, crossTenantWrites, insertForTenant } from '../../utils/tenant-sql';
+import { asRole, asSuperuser, asSystem as asSystemOn, asTenant as asTenantOn, crossTenantWrites, insertForTenant, seedTenant, type TenantSeed } from '../../utils/tenant-sql';
 
 /**
  * The suite runs once per login layout: one superuser login that switches roles (the simple layout,
@@ -14,36 +14,14 @@ const LAYOUTS: [string, (url: string, role: 'fdl_app' | 'fdl_system') => string]
   ['least-privilege logins', (url, role) => loginUrl(url, role === 'fdl_app' ? 'runtime' : 'system')],
 ];
 
-interface Seed {
-  tenant: string;
-  flow: string;
-  version: string;
-  execution: string;
-}
+type Seed = TenantSeed;
 
-/** Two tenants, each with one row in every table, written as the system role. */
+/** Two tenants, each with one row in every table, and a system audit entry, written as the system role. */
 async function seedTwoTenants(url: string): Promise<[Seed, Seed]> {
   return asSystemOn(url, async (c) => {
-    const seeds: Seed[] = [];
-    for (const name of ['a', 'b']) {
-      const tenant = (await c.query(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, [name])).rows[0].id;
-      const flow = (await c.query(`INSERT INTO flows (tenant_id, name) VALUES ($1, 'f') RETURNING id`, [tenant])).rows[0].id;
-      const version = (
-        await c.query(`INSERT INTO flow_versions (tenant_id, flow_id, version, definition, content_hash) VALUES ($1, $2, 1, '{}', repeat('a', 64)) RETURNING id`, [tenant, flow])
-      ).rows[0].id;
-      const execution = (
-        await c.query(`INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id, status) VALUES ($1, $2, $3, 'running') RETURNING id`, [tenant, flow, version])
-      ).rows[0].id;
-      await c.query(
-        `INSERT INTO execution_history (id, tenant_id, flow_id, flow_version_id, status, input, state, version, created_at, completed_at)
-         VALUES (gen_random_uuid(), $1, $2, $3, 'completed', '{}', '{}', 2, now(), now())`,
-        [tenant, flow, version],
-      );
-      await c.query(`INSERT INTO audit_logs (tenant_id, actor, action) VALUES ($1, 'seed', 'seeded')`, [tenant]);
-      seeds.push({ tenant, flow, version, execution });
-    }
+    const seeds: [Seed, Seed] = [await seedTenant(c, 'a'), await seedTenant(c, 'b')];
     await c.query(`INSERT INTO audit_logs (tenant_id, actor, action) VALUES ('00000000-0000-0000-0000-000000000000', 'seed', 'system entry')`);
-    return seeds as [Seed, Seed];
+    return seeds;
   });
 }
 
