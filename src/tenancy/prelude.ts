@@ -20,50 +20,36 @@ export type PreludeForm = 'single-node' | 'citus';
  * role needs no propagation: Citus connects to the workers as the current role.
  */
 export function preludeStatements(form: PreludeForm, scope: DatabaseScope, timeouts: TransactionTimeouts): PipelinedStatement[] {
-  const statementMs = String(Math.round(timeouts.statementMs));
-  const idleMs = String(Math.round(timeouts.idleInTransactionMs));
-  // set_config('role', …, true) is SET LOCAL ROLE in a form that shares one statement with the
-  // other settings. LOCAL everywhere: it ends with the transaction, so nothing survives on the
-  // pooled connection, and it works through PgBouncer in transaction mode.
-  if (scope.kind === 'system') {
-    return [
-      { text: 'BEGIN' },
-      {
-        text:
-          `SELECT set_config('role', 'fdl_system', true), ` +
-          `set_config('statement_timeout', $1, true), ` +
-          `set_config('idle_in_transaction_session_timeout', $2, true)`,
-        values: [statementMs, idleMs],
-      },
-    ];
-  }
+  if (scope.kind === 'system') return [{ text: 'BEGIN' }, settings('fdl_system', undefined, timeouts)];
   if (form === 'citus') {
     return [
       { text: 'BEGIN' },
-      {
-        text:
-          `SELECT set_config('role', 'fdl_app', true), ` +
-          `set_config('statement_timeout', $1, true), ` +
-          `set_config('idle_in_transaction_session_timeout', $2, true)`,
-        values: [statementMs, idleMs],
-      },
+      settings('fdl_app', undefined, timeouts),
       { text: `SET LOCAL citus.propagate_set_commands = 'local'` },
       { text: tenantSetStatement(scope.tenantId) },
       { text: 'SELECT fdl_require_active_tenant()' },
     ];
   }
-  return [
-    { text: 'BEGIN' },
-    {
-      text:
-        `SELECT set_config('role', 'fdl_app', true), ` +
-        `set_config('app.current_tenant_id', $1, true), ` +
-        `set_config('statement_timeout', $2, true), ` +
-        `set_config('idle_in_transaction_session_timeout', $3, true)`,
-      values: [scope.tenantId, statementMs, idleMs],
-    },
-    { text: 'SELECT fdl_require_active_tenant()' },
+  return [{ text: 'BEGIN' }, settings('fdl_app', scope.tenantId, timeouts), { text: 'SELECT fdl_require_active_tenant()' }];
+}
+
+/**
+ * One `SELECT set_config(…, true), …`: the role, the tenant when given, and the timeouts, every value
+ * a bind parameter. set_config('role', …, true) is SET LOCAL ROLE in a form that shares one statement
+ * with the other settings. LOCAL everywhere: it ends with the transaction, so nothing survives on
+ * the pooled connection, and it works through PgBouncer in transaction mode.
+ */
+function settings(role: 'fdl_app' | 'fdl_system', tenantId: string | undefined, timeouts: TransactionTimeouts): PipelinedStatement {
+  const values = [
+    ...(tenantId === undefined ? [] : [tenantId]),
+    String(Math.round(timeouts.statementMs)),
+    String(Math.round(timeouts.idleInTransactionMs)),
   ];
+  const names = [...(tenantId === undefined ? [] : ['app.current_tenant_id']), 'statement_timeout', 'idle_in_transaction_session_timeout'];
+  return {
+    text: `SELECT set_config('role', '${role}', true), ${names.map((name, i) => `set_config('${name}', $${i + 1}, true)`).join(', ')}`,
+    values,
+  };
 }
 
 /**

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import type { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { migrationDataSourceOptions } from '../../src/migrations/migration-data-source-options';
-import { parseTenantId } from '../../src/tenancy/tenant-id';
+import { tenantSetStatement } from '../../src/tenancy/prelude';
 import { CITUS_KIT } from '../setup/citus-cluster';
 import { asSuperuser } from './tenant-sql';
 
@@ -112,7 +112,8 @@ export async function letRolesReachWorkers(db: CitusDatabase): Promise<void> {
  * A transaction on the coordinator as `role`, with the tenant set the way Citus sends it to the
  * workers: `SET LOCAL`, the statement, after `citus.propagate_set_commands = 'local'`
  * (`set_config()` is not propagated). SET takes no parameters: the tenant id is written into the
- * statement only as the canonical UUID parseTenantId returns, never as given.
+ * statement only as the canonical UUID parseTenantId returns, never as given (the module's own
+ * tenantSetStatement).
  */
 export async function asRoleOnCitus<T>(
   url: string,
@@ -125,7 +126,7 @@ export async function asRoleOnCitus<T>(
       await client.query(`SET LOCAL ROLE ${options.role}`);
       await client.query(`SET LOCAL citus.propagate_set_commands = 'local'`);
       if (options.tenantId === '') await client.query(`SET LOCAL app.current_tenant_id = ''`);
-      else if (options.tenantId) await client.query(`SET LOCAL app.current_tenant_id = '${parseTenantId(options.tenantId)}'`);
+      else if (options.tenantId) await client.query(tenantSetStatement(options.tenantId));
       const result = await work(client);
       await client.query(options.commit ? 'COMMIT' : 'ROLLBACK');
       return result;
