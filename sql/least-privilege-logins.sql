@@ -59,7 +59,9 @@ BEGIN
     EXECUTE format('ALTER ROLE %I NOINHERIT', system_login);
     EXECUTE format('GRANT fdl_system TO %I', system_login);
     -- The split only holds if the runtime login cannot become fdl_system any more.
-    EXECUTE format('REVOKE fdl_system FROM %I', runtime);
+    IF EXISTS (SELECT FROM pg_auth_members WHERE roleid = 'fdl_system'::regrole AND member = runtime::regrole) THEN
+      EXECUTE format('REVOKE fdl_system FROM %I', runtime);
+    END IF;
   END IF;
 
   IF current_setting('fdl.owner_password') <> '' THEN
