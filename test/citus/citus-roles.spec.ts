@@ -8,7 +8,7 @@ import { Client } from 'pg';
 import type { Repository } from 'typeorm';
 import { DatabaseModule, Flow, TenancyService } from '../../src';
 import { bootApp } from '../utils/apps';
-import { type CitusDatabase, createCitusDatabase, describeOnCitus, migrateCitus, onNode, withClient } from '../utils/citus';
+import { type CitusDatabase, createCitusDatabase, describeOnCitus, migrateCitus, onNode, withClient, withClusterRolesLocked } from '../utils/citus';
 
 const run = promisify(execFile);
 const WORKERS = [1, 2] as const;
@@ -43,8 +43,10 @@ describeOnCitus('The roles on a Citus cluster', () => {
     db = await createCitusDatabase();
     await migrateCitus(db.url);
     // On the coordinator: Citus propagates the roles' attributes and passwords to the workers.
-    await withClient(db.url, (c) =>
-      c.query(`ALTER ROLE fdl_app LOGIN PASSWORD '${passwords.fdl_app}'; ALTER ROLE fdl_system LOGIN PASSWORD '${passwords.fdl_system}'`),
+    await withClusterRolesLocked(() =>
+      withClient(db.url, (c) =>
+        c.query(`ALTER ROLE fdl_app LOGIN PASSWORD '${passwords.fdl_app}'; ALTER ROLE fdl_system LOGIN PASSWORD '${passwords.fdl_system}'`),
+      ),
     );
     // On each worker, for this database: the two roles must authenticate with their password.
     for (const worker of WORKERS) {
@@ -69,7 +71,9 @@ describeOnCitus('The roles on a Citus cluster', () => {
     }
     await app?.close();
     // The roles keep LOGIN (other spec files of the run need it), but not the passwords.
-    await withClient(db.url, (c) => c.query('ALTER ROLE fdl_app PASSWORD NULL; ALTER ROLE fdl_system PASSWORD NULL')).catch(() => undefined);
+    await withClusterRolesLocked(() =>
+      withClient(db.url, (c) => c.query('ALTER ROLE fdl_app PASSWORD NULL; ALTER ROLE fdl_system PASSWORD NULL')),
+    ).catch(() => undefined);
     await db?.drop();
   });
 

@@ -12,6 +12,7 @@ import {
   describeOnCitus,
   distributionViolations,
   migrateCitus,
+  withClusterRolesLocked,
   withClient,
 } from '../utils/citus';
 
@@ -40,31 +41,36 @@ describeOnCitus('The schema on a Citus cluster', () => {
 
   it('migrations go up, all the way down, and up again on the coordinator', async () => {
     const db = await database();
-    const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
-    try {
-      await dataSource.runMigrations({ transaction: 'all' });
-      for (let i = 0; i < DATABASE_MIGRATIONS.length; i++) await dataSource.undoLastMigration({ transaction: 'all' });
-      await expect(
-        withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations'`)).rows[0].n),
-      ).resolves.toBe(0);
-      await dataSource.runMigrations({ transaction: 'all' });
-    } finally {
-      await dataSource.destroy();
-    }
+    // Going down drops the roles where no other database uses them: a change to the cluster's roles.
+    await withClusterRolesLocked(async () => {
+      const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
+      try {
+        await dataSource.runMigrations({ transaction: 'all' });
+        for (let i = 0; i < DATABASE_MIGRATIONS.length; i++) await dataSource.undoLastMigration({ transaction: 'all' });
+        await expect(
+          withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations'`)).rows[0].n),
+        ).resolves.toBe(0);
+        await dataSource.runMigrations({ transaction: 'all' });
+      } finally {
+        await dataSource.destroy();
+      }
+    });
     await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
   });
 
   it('the last migration alone reverts to local tables and reapplies', async () => {
     const db = await database();
-    const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
-    try {
-      await dataSource.runMigrations({ transaction: 'all' });
-      await dataSource.undoLastMigration({ transaction: 'all' });
-      expect(await distributedTables(db)).toEqual([]);
-      await dataSource.runMigrations({ transaction: 'all' });
-    } finally {
-      await dataSource.destroy();
-    }
+    await withClusterRolesLocked(async () => {
+      const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
+      try {
+        await dataSource.runMigrations({ transaction: 'all' });
+        await dataSource.undoLastMigration({ transaction: 'all' });
+        expect(await distributedTables(db)).toEqual([]);
+        await dataSource.runMigrations({ transaction: 'all' });
+      } finally {
+        await dataSource.destroy();
+      }
+    });
     await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
   });
 

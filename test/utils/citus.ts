@@ -84,20 +84,34 @@ export async function onNode<T>(port: number, database: string, work: (client: C
 /** A plain connection to `url` (the cluster's login is a superuser). */
 export const withClient = asSuperuser;
 
+/**
+ * Runs `work` while no other spec file of the run changes the cluster's roles. Roles belong to the
+ * cluster, not to a database: two files migrating their databases at once both create or grant
+ * the same role (a unique violation on pg_authid) or update its row together ("tuple concurrently
+ * updated"), on the coordinator and again where Citus propagates it to the workers. An advisory
+ * lock in the coordinator's `postgres` database, which every file shares, puts them in a queue.
+ */
+export async function withClusterRolesLocked<T>(work: () => Promise<T>): Promise<T> {
+  return onNode(Number(process.env.FDL_TEST_CITUS_PORT), 'postgres', async (lock) => {
+    await lock.query(`SELECT pg_advisory_lock(hashtext('fdl-test-cluster-roles'))`);
+    try {
+      return await work();
+    } finally {
+      await lock.query(`SELECT pg_advisory_unlock(hashtext('fdl-test-cluster-roles'))`);
+    }
+  });
+}
+
 /** Runs the migrations on the coordinator, as `npm run migration:run` does. */
 export async function migrateCitus(url: string): Promise<void> {
-  const dataSource = await new DataSource(migrationDataSourceOptions(url)).initialize();
-  try {
-    await dataSource.runMigrations({ transaction: 'all' });
-  } catch (error) {
-    // Roles belong to the cluster, not to a database: two spec files migrating their first
-    // databases at once can both find fdl_app missing and both create it. The loser retries once
-    // (its transaction rolled back; the role now exists).
-    if ((error as { code?: string; constraint?: string }).constraint !== 'pg_authid_rolname_index') throw error;
-    await dataSource.runMigrations({ transaction: 'all' });
-  } finally {
-    await dataSource.destroy();
-  }
+  await withClusterRolesLocked(async () => {
+    const dataSource = await new DataSource(migrationDataSourceOptions(url)).initialize();
+    try {
+      await dataSource.runMigrations({ transaction: 'all' });
+    } finally {
+      await dataSource.destroy();
+    }
+  });
 }
 
 /**
@@ -105,7 +119,7 @@ export async function migrateCitus(url: string): Promise<void> {
  * connections to them as the current role. (How production restricts that: README "Scaling out".)
  */
 export async function letRolesReachWorkers(db: CitusDatabase): Promise<void> {
-  await withClient(db.url, (c) => c.query('ALTER ROLE fdl_app LOGIN; ALTER ROLE fdl_system LOGIN'));
+  await withClusterRolesLocked(() => withClient(db.url, (c) => c.query('ALTER ROLE fdl_app LOGIN; ALTER ROLE fdl_system LOGIN')));
 }
 
 /**
