@@ -1,3 +1,4 @@
+import { workerFailureReason } from '../cluster/worker-failure';
 import { DatabaseUnavailableError } from './tenancy.errors';
 
 const UNAVAILABLE_CODES = new Set([
@@ -26,14 +27,17 @@ const UNAVAILABLE_MESSAGES = [
 
 /**
  * Recognises failures that mean "the database cannot serve this now" (pool exhausted, server down or
- * restarting), as opposed to errors in the statement itself. Returns the error to throw instead, or
- * undefined when `error` is something else.
+ * restarting, a Citus worker down), as opposed to errors in the statement itself. Returns the error
+ * to throw instead, or undefined when `error` is something else.
  */
 export function toUnavailableError(error: unknown): DatabaseUnavailableError | undefined {
   if (error instanceof DatabaseUnavailableError) return error;
   const candidate = error as { code?: string; message?: string; driverError?: unknown } | undefined;
   if (!candidate) return undefined;
   if (candidate.driverError) return toUnavailableError(candidate.driverError);
+  // Before the codes: a Citus worker's connection failure is 08006 too, but the coordinator is up.
+  const workerReason = workerFailureReason(candidate);
+  if (workerReason) return new DatabaseUnavailableError(workerReason, error);
   if (candidate.code && UNAVAILABLE_CODES.has(candidate.code)) {
     return new DatabaseUnavailableError('the server cannot be reached or is restarting', error);
   }

@@ -11,12 +11,9 @@ import {
   describeOnCitus,
   letRolesReachWorkers,
   migrateCitus,
+  taskCounts,
 } from '../utils/citus';
 import { tenantOperations, tenantStatementsOf } from '../utils/routed-statements';
-
-/** The `Task Count: n` figures of an EXPLAIN output: one per distributed scan. */
-const taskCounts = (plan: { 'QUERY PLAN': string }[]) =>
-  plan.map((row) => /Task Count: (\d+)/.exec(row['QUERY PLAN'])?.[1]).filter((n): n is string => n !== undefined).map(Number);
 
 /** The module itself through the coordinator of a real cluster: the tenant reaches the workers, each query one shard. */
 describeOnCitus('DatabaseModule on a Citus coordinator', () => {

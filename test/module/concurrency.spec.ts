@@ -2,22 +2,9 @@ import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { bootExampleApp } from '../utils/apps';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
+import { foreignRows, inParallel, mixedTenantRequests } from '../utils/tenant-load';
 import { asTenant } from '../utils/tenant-sql';
 import { createTenants } from '../utils/tenants';
-
-/** Runs `tasks` with at most `limit` in flight. */
-async function inParallel<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const results: T[] = new Array(tasks.length);
-  let next = 0;
-  const workers = Array.from({ length: limit }, async () => {
-    while (next < tasks.length) {
-      const index = next++;
-      results[index] = await tasks[index]();
-    }
-  });
-  await Promise.all(workers);
-  return results;
-}
 
 describe('Tenant isolation under concurrency', () => {
   const TENANTS = 20;
@@ -50,22 +37,11 @@ describe('Tenant isolation under concurrency', () => {
   });
 
   it(`${REQUESTS} requests over ${TENANTS} tenants, ${CONCURRENCY} at once on a pool of ${POOL}: no row of another tenant, every write committed`, async () => {
-    const tasks = Array.from({ length: REQUESTS }, (_, i) => async () => {
-      const tenantId = tenants[i % TENANTS];
-      const headers = { 'x-tenant-id': tenantId, 'content-type': 'application/json' };
-      if (Math.floor(i / TENANTS) % 10 === 0) {
-        const res = await fetch(`${baseUrl}/flows`, { method: 'POST', headers, body: JSON.stringify({ name: `${tenantId}-w${i}` }) });
-        return { tenantId, status: res.status, rows: [(await res.json()) as { tenantId: string; name: string }] };
-      }
-      const res = await fetch(`${baseUrl}/flows`, { headers });
-      return { tenantId, status: res.status, rows: (await res.json()) as { tenantId: string; name: string }[] };
-    });
-    const responses = await inParallel(tasks, CONCURRENCY);
+    const responses = await inParallel(mixedTenantRequests(baseUrl, tenants, REQUESTS), CONCURRENCY);
 
     const failures = responses.filter((r) => r.status >= 300);
     expect(failures).toEqual([]);
-    const foreign = responses.flatMap((r) => r.rows.filter((row) => row.tenantId !== r.tenantId || !row.name.startsWith(r.tenantId)));
-    expect(foreign).toEqual([]);
+    expect(foreignRows(responses)).toEqual([]);
     // Every tenant saw only its own 3 seeded flows plus its own writes.
     const counts = await Promise.all(
       tenants.map((t) => asTenant(db.url, t, async (c) => Number((await c.query('SELECT count(*) FROM flows')).rows[0].count))),

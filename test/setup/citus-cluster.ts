@@ -32,12 +32,22 @@ async function freePortRun(): Promise<number> {
   throw new Error('no three consecutive free loopback ports');
 }
 
+/** A running Citus cluster of the tests: a coordinator on `basePort`, workers on the next two ports. */
+export interface CitusCluster {
+  basePort: number;
+  /** Stops one node (`pg_ctl stop -m fast`), as an operator or a crash would take a worker away. */
+  stopNode(port: number): Promise<void>;
+  /** Starts a node stopped by {@link stopNode} again, waiting until it accepts connections. */
+  startNode(port: number): Promise<void>;
+  /** Stops every node and removes the cluster's files. */
+  stop(): Promise<void>;
+}
+
 /**
- * Starts a Citus cluster for one test run (`cluster.sh start` in a fresh directory on free ports,
- * installing the extension first when it is missing). Resolves to its coordinator port and a stop
- * function that also removes its files.
+ * Starts a Citus cluster (`cluster.sh start` in a fresh directory on free ports, installing the
+ * extension first when it is missing): the one of a test run, or one a spec file keeps to itself.
  */
-export async function startCitusCluster(): Promise<{ basePort: number; stop(): Promise<void> }> {
+export async function startCitusCluster(): Promise<CitusCluster> {
   await run('bash', [path.join(CITUS_KIT, 'install.sh')], { timeout: 15 * 60_000 });
   const dir = mkdtempSync(path.join(tmpdir(), 'fdl-citus-'));
   const basePort = await freePortRun();
@@ -48,8 +58,15 @@ export async function startCitusCluster(): Promise<{ basePort: number; stop(): P
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+  // cluster.sh lays each node out as DIR/n<port>, logging to DIR/n<port>.log, owned by postgres.
+  const pgCtl = (port: number, ...args: string[]) => {
+    const command = ['/usr/lib/postgresql/15/bin/pg_ctl', '-D', path.join(dir, `n${port}`), '-w', '-t', '60', ...args];
+    return process.getuid?.() === 0 ? run('runuser', ['-u', 'postgres', '--', ...command]) : run(command[0], command.slice(1));
+  };
   return {
     basePort,
+    stopNode: async (port) => void (await pgCtl(port, '-m', 'fast', 'stop')),
+    startNode: async (port) => void (await pgCtl(port, '-l', path.join(dir, `n${port}.log`), 'start')),
     stop: async () => {
       await run('bash', [path.join(CITUS_KIT, 'cluster.sh'), 'stop', dir]).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { AppModule } from '../../example/app.module';
 import { DatabaseServer } from '../../src/database-server';
 import { bootApp, bootExampleApp } from './apps';
+import { type CitusDatabase, createCitusDatabase, letRolesReachWorkers, withClusterRolesLocked } from './citus';
 import { loginUrl } from './least-privilege';
 import { createTestDatabase } from './test-database';
 
@@ -12,8 +13,14 @@ export interface RunningExample {
   close(): Promise<void>;
 }
 
+/** A database the example app can be started on, for the same e2e cases. */
+export interface ExampleBackend {
+  name: string;
+  start(): Promise<RunningExample>;
+}
+
 /** The backends the example e2e suite runs against, from the same spec files. */
-export const BACKENDS: { name: string; start(): Promise<RunningExample> }[] = [
+export const BACKENDS: ExampleBackend[] = [
   {
     name: 'PostgreSQL',
     async start() {
@@ -40,3 +47,45 @@ export const BACKENDS: { name: string; start(): Promise<RunningExample> }[] = [
     },
   },
 ];
+
+/**
+ * The coordinator of the run's Citus cluster (test/citus only: the cluster starts when those files
+ * run). A database of its own, the app started on it as an operator would.
+ */
+export const CITUS_BACKEND: ExampleBackend = {
+  name: 'a Citus coordinator',
+  async start() {
+    const db = await createCitusDatabase();
+    const app = await startExampleOnCitus(db);
+    return { app, url: db.url, close: async () => (await app.close(), await db.drop()) };
+  },
+};
+
+/**
+ * The example app started the way README "Scaling out with Citus" tells an operator to:
+ * `DATABASE_URL=<coordinator> FDL_USE_DATABASE=true`, nothing else, migrating at start. Its
+ * migrations change the cluster's roles, so they queue behind other spec files doing the same; the
+ * roles are then let onto the workers (test/utils/citus.ts letRolesReachWorkers).
+ */
+export async function startExampleOnCitus(db: CitusDatabase): Promise<INestApplication> {
+  const app = await withClusterRolesLocked(
+    () => withEnvironment({ DATABASE_URL: db.url, FDL_USE_DATABASE: 'true' }, () => bootApp(AppModule.register())),
+    db.port,
+  );
+  await letRolesReachWorkers(db);
+  return app;
+}
+
+/** Runs `work` with `variables` set in process.env, restoring what was there afterwards. */
+async function withEnvironment<T>(variables: Record<string, string>, work: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(variables).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, variables);
+  try {
+    return await work();
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}

@@ -29,9 +29,14 @@ export function describeOnCitus(name: string, suite: () => void): void {
 
 const nodeUrl = (port: number, database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
 
+/** The coordinator port of the run's cluster (started by the global setup). */
+const runClusterPort = () => Number(process.env.FDL_TEST_CITUS_PORT);
+
 /** A database of its own on every node of the run's cluster, the workers registered. */
 export interface CitusDatabase {
   name: string;
+  /** The coordinator's port; the workers listen on the next two. */
+  port: number;
   /** The coordinator's URL. */
   url: string;
   /** The URL of the database on worker 1 or 2. */
@@ -39,8 +44,9 @@ export interface CitusDatabase {
   drop(): Promise<void>;
 }
 
-export async function createCitusDatabase(options: { withCitus?: boolean } = {}): Promise<CitusDatabase> {
-  const base = Number(process.env.FDL_TEST_CITUS_PORT);
+/** `basePort`: the coordinator of a cluster other than the run's, e.g. one a spec file started for itself. */
+export async function createCitusDatabase(options: { withCitus?: boolean; basePort?: number } = {}): Promise<CitusDatabase> {
+  const base = options.basePort ?? runClusterPort();
   const name = `fdl_citus_${randomBytes(5).toString('hex')}`;
   if (options.withCitus === false) {
     await onNode(base, 'postgres', (c) => c.query(`CREATE DATABASE "${name}"`));
@@ -51,6 +57,7 @@ export async function createCitusDatabase(options: { withCitus?: boolean } = {})
   }
   return {
     name,
+    port: base,
     url: nodeUrl(base, name),
     workerUrl: (worker) => nodeUrl(base + worker, name),
     drop: async () => {
@@ -63,7 +70,7 @@ export async function createCitusDatabase(options: { withCitus?: boolean } = {})
 
 /** Adds Citus to a database made with `{ withCitus: false }`, as an operator would later. */
 export async function addCitus(db: CitusDatabase): Promise<void> {
-  const base = Number(process.env.FDL_TEST_CITUS_PORT);
+  const base = db.port;
   for (const port of [base + 1, base + 2]) {
     await onNode(port, 'postgres', (c) => c.query(`CREATE DATABASE "${db.name}"`));
     await onNode(port, db.name, (c) => c.query('CREATE EXTENSION citus'));
@@ -91,8 +98,8 @@ export const withClient = asSuperuser;
  * updated"), on the coordinator and again where Citus propagates it to the workers. An advisory
  * lock in the coordinator's `postgres` database, which every file shares, puts them in a queue.
  */
-export async function withClusterRolesLocked<T>(work: () => Promise<T>): Promise<T> {
-  return onNode(Number(process.env.FDL_TEST_CITUS_PORT), 'postgres', async (lock) => {
+export async function withClusterRolesLocked<T>(work: () => Promise<T>, clusterPort = runClusterPort()): Promise<T> {
+  return onNode(clusterPort, 'postgres', async (lock) => {
     await lock.query(`SELECT pg_advisory_lock(hashtext('fdl-test-cluster-roles'))`);
     try {
       return await work();
@@ -103,7 +110,7 @@ export async function withClusterRolesLocked<T>(work: () => Promise<T>): Promise
 }
 
 /** Runs the migrations on the coordinator, as `npm run migration:run` does. */
-export async function migrateCitus(url: string): Promise<void> {
+export async function migrateCitus(url: string, clusterPort = runClusterPort()): Promise<void> {
   await withClusterRolesLocked(async () => {
     const dataSource = await new DataSource(migrationDataSourceOptions(url)).initialize();
     try {
@@ -111,7 +118,7 @@ export async function migrateCitus(url: string): Promise<void> {
     } finally {
       await dataSource.destroy();
     }
-  });
+  }, clusterPort);
 }
 
 /**
@@ -119,7 +126,7 @@ export async function migrateCitus(url: string): Promise<void> {
  * connections to them as the current role. (How production restricts that: README "Scaling out".)
  */
 export async function letRolesReachWorkers(db: CitusDatabase): Promise<void> {
-  await withClusterRolesLocked(() => withClient(db.url, (c) => c.query('ALTER ROLE fdl_app LOGIN; ALTER ROLE fdl_system LOGIN')));
+  await withClusterRolesLocked(() => withClient(db.url, (c) => c.query('ALTER ROLE fdl_app LOGIN; ALTER ROLE fdl_system LOGIN')), db.port);
 }
 
 /**
@@ -191,3 +198,7 @@ export async function distributionViolations(client: Client): Promise<string[]> 
   if (colocations.size > 1) violations.push(`tenant tables are in ${colocations.size} co-location groups, expected 1`);
   return violations;
 }
+
+/** The `Task Count: n` figures of an EXPLAIN output: one per distributed scan or step. */
+export const taskCounts = (plan: { 'QUERY PLAN': string }[]): number[] =>
+  plan.map((row) => /Task Count: (\d+)/.exec(row['QUERY PLAN'])?.[1]).filter((n): n is string => n !== undefined).map(Number);
