@@ -7,25 +7,30 @@ export interface WriteStatement {
   values: unknown[];
 }
 
-/** The columns a write's RETURNING list adds for its audit entry (stripped from the rows it resolves to). */
-export interface AuditColumns {
-  auditTenantId: string;
-  auditTargetId: string;
-  auditDetails: Record<string, unknown>;
-}
+/** A reference to a column of the written row, as `type`, in the SQL of an audit entry's details. */
+export type WrittenColumn = (name: string, type: 'text' | 'int' | 'uuid') => string;
 
 /**
  * A lifecycle write and its audit entry. `write` is one INSERT/UPDATE … RETURNING (or a SELECT, for
- * a call that finds its work already done) that names its tenant in its WHERE clause, whose rows
- * are what the caller gets back plus the {@link AuditColumns}; one audit entry is written per row.
+ * a call that finds its work already done) that names its tenant in its WHERE clause; its rows are
+ * what the caller gets back, and each gets one audit entry.
  */
 export interface AuditedWrite {
   write: WriteStatement;
   /** A further write that depends on its parameters only; made only when `write` returned rows. */
   alsoWrite?: WriteStatement;
-  actor: string;
-  action: string;
-  targetType: string;
+  audit: {
+    actor: string;
+    action: string;
+    targetType: string;
+    /** The written row's columns that hold the entry's tenant and target. */
+    tenantColumn: string;
+    targetColumn: string;
+    /** The entry's details: a jsonb expression over the written row's columns. */
+    details: (column: WrittenColumn) => string;
+  };
+  /** Columns `write` returns for the audit entry only: left out of the rows it resolves to. */
+  auditOnly?: string[];
 }
 
 /**
@@ -43,31 +48,31 @@ export interface AuditedWrite {
  *
  * Both give the same rows, the same audit entries, and nothing written when `write` matched nothing.
  */
-export async function auditedWrite(
-  manager: EntityManager,
-  topology: ClusterTopology,
-  audited: AuditedWrite,
-): Promise<Record<string, unknown>[]> {
+export async function auditedWrite(manager: EntityManager, topology: ClusterTopology, audited: AuditedWrite): Promise<Record<string, unknown>[]> {
   const rows = topology.isCitus ? await asRouterStatements(manager, audited) : await asOneStatement(manager, audited);
-  return rows.map(({ auditTenantId: _t, auditTargetId: _i, auditDetails: _d, ...row }) => row);
+  const auditOnly = new Set(audited.auditOnly ?? []);
+  return rows.map((row) => Object.fromEntries(Object.entries(row).filter(([column]) => !auditOnly.has(column))));
 }
 
-type WrittenRow = Record<string, unknown> & AuditColumns;
+type Row = Record<string, unknown>;
 
-const AUDIT_INSERT = `INSERT INTO audit_logs (tenant_id, actor, action, target_type, target_id, details)`;
+const AUDIT_COLUMNS = `audit_logs (tenant_id, actor, action, target_type, target_id, details)`;
 
-async function asOneStatement(manager: EntityManager, { write, alsoWrite, actor, action, targetType }: AuditedWrite): Promise<WrittenRow[]> {
+async function asOneStatement(manager: EntityManager, { write, alsoWrite, audit }: AuditedWrite): Promise<Row[]> {
   const values = [...write.values];
   const next = (value: unknown) => `$${values.push(value)}`;
   const also = alsoWrite ? `also AS (${renumber(alsoWrite.text, values.length)}),` : '';
   if (alsoWrite) values.push(...alsoWrite.values);
+  const column: WrittenColumn = (name, type) => `written."${name}"::${type}`;
   return records(
     await manager.queryRunner!.query(
       `WITH written AS (${write.text}),
        ${also}
        audited AS (
-         ${AUDIT_INSERT}
-         SELECT "auditTenantId", ${next(actor)}, ${next(action)}, ${next(targetType)}, "auditTargetId", "auditDetails" FROM written
+         INSERT INTO ${AUDIT_COLUMNS}
+         SELECT ${column(audit.tenantColumn, 'uuid')}, ${next(audit.actor)}, ${next(audit.action)}, ${next(audit.targetType)},
+                ${column(audit.targetColumn, 'text')}, ${audit.details(column)}
+         FROM written
        )
        SELECT * FROM written`,
       values,
@@ -76,22 +81,26 @@ async function asOneStatement(manager: EntityManager, { write, alsoWrite, actor,
   );
 }
 
-async function asRouterStatements(manager: EntityManager, { write, alsoWrite, actor, action, targetType }: AuditedWrite): Promise<WrittenRow[]> {
+// The details expression gets the row's values as parameters: Citus refuses functions that are not
+// IMMUTABLE (jsonb_build_object is STABLE) in the RETURNING list of an UPDATE, and evaluates them in
+// the VALUES of an INSERT on the coordinator before sending it to the shard.
+async function asRouterStatements(manager: EntityManager, { write, alsoWrite, audit }: AuditedWrite): Promise<Row[]> {
   const runner = manager.queryRunner!;
   const rows = records(await runner.query(write.text, write.values, true));
   if (rows.length === 0) return rows;
   if (alsoWrite) await runner.query(alsoWrite.text, alsoWrite.values, true);
   for (const row of rows) {
-    await runner.query(
-      `${AUDIT_INSERT} VALUES ($1, $2, $3, $4, $5, $6)`,
-      [row.auditTenantId, actor, action, targetType, row.auditTargetId, JSON.stringify(row.auditDetails)],
-      true,
-    );
+    const values: unknown[] = [];
+    const column: WrittenColumn = (name, type) => `$${values.push(row[name])}::${type}`;
+    const text = `INSERT INTO ${AUDIT_COLUMNS}
+                  VALUES (${column(audit.tenantColumn, 'uuid')}, $${values.push(audit.actor)}, $${values.push(audit.action)},
+                          $${values.push(audit.targetType)}, ${column(audit.targetColumn, 'text')}, ${audit.details(column)})`;
+    await runner.query(text, values, true);
   }
   return rows;
 }
 
-const records = (result: { records?: unknown[] }) => (result.records ?? []) as WrittenRow[];
+const records = (result: { records?: unknown[] }) => (result.records ?? []) as Row[];
 
 /**
  * Shifts the `$n` placeholders of `text` by `offset`, so that it can join another statement's

@@ -73,13 +73,17 @@ export class ExecutionsService {
       write: {
         text: `INSERT INTO execution_snapshots AS e (id, tenant_id, flow_id, flow_version_id, status, input)
                SELECT $1, tenant_id, flow_id, id, 'running', $3 FROM flow_versions WHERE id = $2 AND ${tenantIs('$4')}
-               RETURNING ${this.columnsOf.e}, e.tenant_id AS "auditTenantId", e.id::text AS "auditTargetId",
-                         jsonb_build_object('flowVersionId', e.flow_version_id, 'status', e.status) AS "auditDetails"`,
+               RETURNING ${this.columnsOf.e}`,
         values: [randomUUID(), flowVersionId, JSON.stringify(input ?? {}), routingTenantOf(transaction)],
       },
-      actor: actorOf(transaction),
-      action: 'execution.started',
-      targetType: 'execution',
+      audit: {
+        actor: actorOf(transaction),
+        action: 'execution.started',
+        targetType: 'execution',
+        tenantColumn: 'tenantId',
+        targetColumn: 'id',
+        details: (row) => `jsonb_build_object('flowVersionId', ${row('flowVersionId', 'uuid')}, 'status', ${row('status', 'text')})`,
+      },
     });
     if (!row) throw new NotFoundInTenantError('flow version');
     return toEntity(ExecutionSnapshot, row);
@@ -170,14 +174,20 @@ export class ExecutionsService {
                FROM execution_snapshots previous
                WHERE s.id = $1 AND ${tenantIs('$8', 's')} AND s.version = $2 AND s.status = ANY($7::text[])
                  AND previous.tenant_id = s.tenant_id AND previous.id = s.id
-               RETURNING ${this.columnsOf.s}, s.tenant_id AS "auditTenantId", s.id::text AS "auditTargetId",
-                         jsonb_build_object('status', jsonb_build_object('from', previous.status, 'to', s.status),
-                                            'version', jsonb_build_object('from', s.version - 1, 'to', s.version)) AS "auditDetails"`,
+               RETURNING ${this.columnsOf.s}, previous.status AS "previousStatus"`,
         values: [id, expectedVersion, json(change.state), json(change.output), json(change.error), change.to ?? null, from, routingTenantOf(transaction)],
       },
-      actor: actorOf(transaction),
-      action,
-      targetType: 'execution',
+      audit: {
+        actor: actorOf(transaction),
+        action,
+        targetType: 'execution',
+        tenantColumn: 'tenantId',
+        targetColumn: 'id',
+        details: (row) =>
+          `jsonb_build_object('status', jsonb_build_object('from', ${row('previousStatus', 'text')}, 'to', ${row('status', 'text')}),
+                              'version', jsonb_build_object('from', ${row('version', 'int')} - 1, 'to', ${row('version', 'int')}))`,
+      },
+      auditOnly: ['previousStatus'],
     });
     if (!row) throw await this.explainRefusal(transaction, id, expectedVersion, change.to);
     return toEntity(ExecutionSnapshot, row);

@@ -62,8 +62,6 @@ export class FlowVersionsService {
     // flow_versions alone because Citus sends only that form of INSERT … SELECT to the one shard.
     const id: string = flow.existingId ?? randomUUID();
     const created = flow.existingId === null;
-    const audit = `n.tenant_id AS "auditTenantId", n.flow_id::text AS "auditTargetId",
-                   jsonb_build_object('version', n.version, 'contentHash', n.content_hash, 'created', ${created}) AS "auditDetails"`;
     const [row] = await auditedWrite(manager, this.topology, {
       write: created
         ? {
@@ -72,11 +70,11 @@ export class FlowVersionsService {
                    FROM flows f LEFT JOIN flow_versions v ON v.tenant_id = f.tenant_id AND v.flow_id = f.id
                    WHERE f.tenant_id = $1 AND f.id = $2
                    GROUP BY f.tenant_id, f.id
-                   RETURNING ${this.columnsOfN}, ${audit}`,
+                   RETURNING ${this.columnsOfN}`,
             values: [flow.tenantId, flowId, id, JSON.stringify(definition), hash],
           }
         : {
-            text: `SELECT ${this.columnsOfN}, ${audit} FROM flow_versions n WHERE n.tenant_id = $1 AND n.flow_id = $2 AND n.id = $3`,
+            text: `SELECT ${this.columnsOfN} FROM flow_versions n WHERE n.tenant_id = $1 AND n.flow_id = $2 AND n.id = $3`,
             values: [flow.tenantId, flowId, id],
           },
       alsoWrite: {
@@ -84,9 +82,14 @@ export class FlowVersionsService {
                WHERE tenant_id = $1 AND id = $2 AND current_version_id IS DISTINCT FROM $3::uuid`,
         values: [flow.tenantId, flowId, id],
       },
-      actor: actorOf(transaction),
-      action: 'flow.version_published',
-      targetType: 'flow',
+      audit: {
+        actor: actorOf(transaction),
+        action: 'flow.version_published',
+        targetType: 'flow',
+        tenantColumn: 'tenantId',
+        targetColumn: 'flowId',
+        details: (row) => `jsonb_build_object('version', ${row('version', 'int')}, 'contentHash', ${row('contentHash', 'text')}, 'created', ${created})`,
+      },
     });
     return { version: toEntity(FlowVersion, row), created };
   }
