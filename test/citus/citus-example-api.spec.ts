@@ -90,9 +90,9 @@ describeOnCitus('Example API on a Citus coordinator', () => {
       });
     }
 
-    const as = (method: 'get' | 'post', path: (s: TenantSeed) => string, body?: object) => () => {
+    const as = (method: 'get' | 'post' | 'patch', path: (s: TenantSeed) => string, body?: (s: TenantSeed) => object) => () => {
       const req = request(running.app.getHttpServer())[method](path(seed)).set('X-Tenant-ID', seed.tenant);
-      return (body ? req.send(body) : req).expect((res) => expect(res.status).toBeLessThan(300));
+      return (body ? req.send(body(seed)) : req).expect((res) => expect(res.status).toBeLessThan(300));
     };
 
     it.each([
@@ -103,7 +103,10 @@ describeOnCitus('Example API on a Citus coordinator', () => {
       ['GET /executions/:id', as('get', (s) => `/executions/${s.execution}`)],
       ['GET /audit-logs', as('get', () => '/audit-logs')],
       ['GET /audit-logs/verify', as('get', () => '/audit-logs/verify')],
-      ['POST /flows (and its audit entry)', as('post', () => '/flows', { name: `explained-${Date.now()}` })],
+      ['POST /flows (and its audit entry)', as('post', () => '/flows', () => ({ name: `explained-${Date.now()}` }))],
+      ['POST /flows/:id/publish', as('post', (s) => `/flows/${s.flow}/publish`, () => ({ definition: { steps: ['explained'] } }))],
+      ['POST /executions', as('post', () => '/executions', (s) => ({ flowVersionId: s.version }))],
+      ['PATCH /executions/:id', as('patch', (s) => `/executions/${s.execution}`, () => ({ state: { step: 1 }, expectedVersion: 1 }))],
     ])('%s', async (_name, send) => {
       const plans = await plansOf(send);
       expect(plans.length).toBeGreaterThan(0);

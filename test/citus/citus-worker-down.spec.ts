@@ -31,7 +31,7 @@ describeOnCitus('A Citus worker stopped under load', () => {
   const TENANTS = 20;
   const CONCURRENCY = 20;
   /** Requests of each group (tenants on the stopped worker, the others) before, during and after. */
-  const PER_PHASE = 100;
+  const PER_PHASE = 60;
   let cluster: CitusCluster;
   let db: CitusDatabase;
   let app: INestApplication;
