@@ -136,10 +136,10 @@ export function exampleApiSuite(backend: ExampleBackend): void {
   });
 
   it.each([
-    ['no tenant header', undefined, 400],
-    ['a malformed tenant id', 'acme', 400],
-    ['an unknown tenant', '00000000-0000-4000-8000-000000000000', 403],
-  ])('%s → %i, nothing written', async (_case, header, status) => {
+    ['no tenant header', 400, undefined],
+    ['a malformed tenant id', 400, 'acme'],
+    ['an unknown tenant', 403, '00000000-0000-4000-8000-000000000000'],
+  ])('%s → %i, nothing written', async (_case, status, header) => {
     const before = await asSystem(db.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM flows')).rows[0].n);
     const req = http().post('/flows').send({ name: 'refused' });
     await (header === undefined ? req : req.set('X-Tenant-ID', header)).expect(status);
