@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { actorOf } from '../audit/audit-trail.service';
 import { ClusterTopology } from '../cluster/cluster-topology';
 import { FlowVersion } from '../entities';
-import { routingTenantOf, tenantIs } from '../tenancy/routing-tenant';
+import { routingTenantOf } from '../tenancy/routing-tenant';
 import { TenantContext } from '../tenancy/tenant-context';
 import { auditedWrite } from './audited-write';
 import { contentHash } from './canonical-json';
@@ -42,17 +42,19 @@ export class FlowVersionsService {
     const transaction = this.context.require('FlowVersionsService.publish');
     const manager = transaction.manager;
     const hash = contentHash(definition);
-    // A join rather than a subquery in the select list: Citus locks rows (FOR UPDATE) only in a
-    // query it can route to one shard, which a correlated subquery is not.
+    // Citus locks rows (FOR UPDATE) only in a query it can route to one shard: the system path,
+    // which names no tenant, looks up the flow's first; and a join, not a correlated subquery.
+    const tenant = routingTenantOf(transaction) ?? (await tenantOfFlow(manager, flowId));
+    if (!tenant) throw new NotFoundInTenantError('flow');
     const [flow] = await manager.query(
       `SELECT f.tenant_id AS "tenantId", v.id AS "existingId"
        FROM flows f
        LEFT JOIN flow_versions v ON v.tenant_id = f.tenant_id AND v.flow_id = f.id AND v.content_hash = $2
-       WHERE f.id = $1 AND ${tenantIs('$3', 'f')}
+       WHERE f.id = $1 AND f.tenant_id = $3
        ORDER BY v.version DESC
        LIMIT 1
        FOR UPDATE OF f`,
-      [flowId, hash, routingTenantOf(transaction)],
+      [flowId, hash, tenant],
     );
     if (!flow) throw new NotFoundInTenantError('flow');
 
@@ -93,4 +95,9 @@ export class FlowVersionsService {
     });
     return { version: toEntity(FlowVersion, row), created };
   }
+}
+
+async function tenantOfFlow(manager: EntityManager, flowId: string): Promise<string | undefined> {
+  const [row] = await manager.query(`SELECT tenant_id FROM flows WHERE id = $1`, [flowId]);
+  return row?.tenant_id;
 }

@@ -109,6 +109,24 @@ describeOnCitus('Lifecycle writes on a Citus coordinator', () => {
     ]);
   });
 
+  it('of concurrent saves with the same expected version exactly one wins; the others conflict and write nothing', async () => {
+    const started = await startIn(A);
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => inTenant(A, () => executions.save(started.id, { writer: i }, 1))));
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost.map((o) => o.reason)).toEqual(Array(5).fill(expect.any(ExecutionVersionConflictError)));
+    await expect(inTenant(A, () => executions.get(started.id))).resolves.toMatchObject({ version: 2, state: (won[0] as PromiseFulfilledResult<{ state: unknown }>).value.state });
+    expect((await auditOf(started.id)).map((row) => row.action)).toEqual(['execution.started', 'execution.saved']);
+  });
+
+  it('concurrent publishes of one flow get consecutive numbers, no gap, no duplicate', async () => {
+    const { flow } = seeds[B];
+    const published = await Promise.all(Array.from({ length: 5 }, (_, i) => inTenant(B, () => versions.publish(flow, { concurrent: i }))));
+    const numbers = published.map((p) => p.version.version).sort((x, y) => x - y);
+    expect(numbers).toEqual(Array.from({ length: 5 }, (_, i) => numbers[0] + i));
+  });
+
   it('fail and cancel finish an execution', async () => {
     const [a, b] = [await startIn(A), await startIn(A)];
     await expect(inTenant(A, () => executions.fail(a.id, { message: 'boom' }, 1))).resolves.toMatchObject({ status: 'failed', error: { message: 'boom' }, finishedAt: expect.any(Date) });
@@ -150,11 +168,24 @@ describeOnCitus('Lifecycle writes on a Citus coordinator', () => {
     const started = await startIn(A);
     await withClient(db.url, (c) => c.query('REVOKE INSERT ON audit_logs FROM fdl_app'));
     try {
-      await expect(inTenant(A, () => executions.save(started.id, { lost: true }, 1))).rejects.toThrow(/permission denied/);
+      await expect(inTenant(A, () => executions.save(started.id, { lost: true }, 1))).rejects.toThrow(/permission denied for table audit_logs/);
     } finally {
       await withClient(db.url, (c) => c.query('GRANT INSERT ON audit_logs TO fdl_app'));
     }
     await expect(inTenant(A, () => executions.get(started.id))).resolves.toMatchObject({ version: 1, state: {} });
+  });
+
+  it('the system path writes any tenant\'s executions, audited in that tenant\'s chain', async () => {
+    const started = await startIn(A);
+    const saved = await tenancy.runAsSystem(() => executions.save(started.id, { by: 'system' }, 1));
+    expect(saved).toMatchObject({ version: 2, tenantId: seeds[A].tenant });
+    const { version } = await tenancy.runAsSystem(() => versions.publish(seeds[A].flow, { by: 'system' }));
+    const again = await tenancy.runAsSystem(() => executions.start(version.id));
+    expect(again).toMatchObject({ tenantId: seeds[A].tenant, status: 'running' });
+    expect((await auditOf(started.id)).map((row) => [row.tenant_id, row.action])).toEqual([
+      [seeds[A].tenant, 'execution.started'],
+      [seeds[A].tenant, 'execution.saved'],
+    ]);
   });
 
   it("each tenant's audit hash chain verifies", async () => {
