@@ -48,7 +48,9 @@ export class TenantContextInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (this.reflector.getAllAndOverride<boolean>(WITHOUT_TENANT, [context.getHandler(), context.getClass()])) {
-      return next.handle();
+      // No tenant transaction, but the handler's own (runAsSystem, runInTenant) fail the same ways:
+      // a database that cannot serve is a 503 here too, not a 500.
+      return next.handle().pipe(catchError((error: unknown) => throwError(() => toHttpException(error))));
     }
     return from(Promise.all([this.resolveTenantId(context), this.options.resolveActor?.(context)])).pipe(
       switchMap(([tenantId, actor]) =>

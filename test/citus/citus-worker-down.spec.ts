@@ -69,10 +69,11 @@ describeOnCitus('A Citus worker stopped under load', () => {
     expect(onOther().length).toBeGreaterThan(0);
   });
 
-  it("tenants on the stopped worker get a 503 naming a worker, the others keep working, all recover, no acknowledged write is lost", async () => {
+  it("tenants on the stopped worker get a 503 naming a worker (so does creating a tenant), the others keep working, all recover, no acknowledged write is lost", async () => {
     const log: Logged[] = [];
     const marks = { stopping: Infinity, stopped: Infinity, starting: Infinity, started: Infinity };
     let loading = true;
+    let refusedTenantCreation: { status: number; message?: string } | undefined;
     const clients = Array.from({ length: CONCURRENCY }, async (_, k) => {
       for (let i = k; loading; i += CONCURRENCY) {
         const tenant = tenants[i % TENANTS];
@@ -94,6 +95,13 @@ describeOnCitus('A Citus worker stopped under load', () => {
       await cluster.stopNode(stoppedWorker);
       marks.stopped = performance.now();
       marks.starting = await enoughSince(marks.stopped);
+      // Tenants are a reference table, with a copy on every worker: none can be created meanwhile.
+      const created = await fetch(`${baseUrl}/tenants`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'during' }),
+      });
+      refusedTenantCreation = { status: created.status, message: ((await created.json()) as { message?: string }).message };
       await cluster.startNode(stoppedWorker);
       marks.started = performance.now();
       await enoughSince(marks.started);
@@ -120,6 +128,11 @@ describeOnCitus('A Citus worker stopped under load', () => {
     );
     expect(log.filter((r) => r.status >= 300 && !(r.status === 503 && WORKER_DOWN.test(r.message ?? '')))).toEqual([]);
     expect(summary(after.filter((r) => r.status >= 300))).toEqual([]);
+    // The system path (a @WithoutTenant route) says the same.
+    expect(refusedTenantCreation).toEqual({
+      status: 503,
+      message: 'database unavailable: a worker node of the Citus cluster holding this data cannot be reached',
+    });
     // Each phase was really exercised by both groups.
     for (const phase of [before, down, after]) {
       expect(phase.filter((r) => r.onStoppedWorker).length).toBeGreaterThanOrEqual(PER_PHASE);
