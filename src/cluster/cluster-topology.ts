@@ -9,8 +9,9 @@ import type { PreludeForm } from '../tenancy/prelude';
 /**
  * Whether the module talks to one PostgreSQL node or to the coordinator of a Citus cluster, decided
  * once at start: the `citus` option when given, otherwise whether the `citus` extension exists in the
- * connected database. What differs between the two lives in the prelude (tenancy/prelude.ts); the
- * routing predicate (tenancy/routing-predicate.ts) is the same on both.
+ * connected database. What differs between the two lives in the prelude (tenancy/prelude.ts) and,
+ * for the lifecycle services' audited writes, in lifecycle/audited-write.ts; the routing predicate
+ * (tenancy/routing-predicate.ts) is the same on both.
  */
 export class ClusterTopology {
   constructor(readonly preludeForm: PreludeForm) {}

@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { actorOf } from '../audit/audit-trail.service';
+import { ClusterTopology } from '../cluster/cluster-topology';
 import { ExecutionSnapshot, type ExecutionStatus } from '../entities';
 import { routingTenantOf, tenantIs } from '../tenancy/routing-tenant';
 import type { ScopedTransaction } from '../tenancy/scoped-transaction';
 import { TenantContext } from '../tenancy/tenant-context';
-import { FINISHED_STATUSES, statusesLeadingTo } from './execution-transitions';
+import { auditedWrite } from './audited-write';
+import { isFinished, statusesLeadingTo } from './execution-transitions';
 import {
   ExecutionVersionConflictError,
   IllegalExecutionTransitionError,
@@ -41,38 +44,47 @@ const LIVE_STATUSES: ExecutionStatus[] = ['pending', 'running', 'paused'];
 
 /**
  * The live state of executions: start, save after every step (the hot path), finish. Every write
- * is version-checked (optimistic locking), audited, and done in one statement: one round trip
- * beyond the tenant prelude.
+ * is version-checked (optimistic locking) and audited in the caller's transaction: on one node in
+ * one statement, one round trip beyond the tenant prelude; on Citus as router statements
+ * (audited-write.ts).
  */
 @Injectable()
 export class ExecutionsService {
   private readonly columns: string;
+  /** The same columns, qualified by the alias a write's RETURNING names its target with. */
+  private readonly columnsOf: { e: string; s: string };
 
   constructor(
     private readonly context: TenantContext,
+    private readonly topology: ClusterTopology,
     dataSource: DataSource,
   ) {
     this.columns = selectList(dataSource, ExecutionSnapshot);
+    this.columnsOf = { e: selectList(dataSource, ExecutionSnapshot, 'e'), s: selectList(dataSource, ExecutionSnapshot, 's') };
   }
 
   /** Creates a running execution of `flowVersionId` (which must be the current tenant's). */
   async start(flowVersionId: string, input: unknown = {}): Promise<ExecutionSnapshot> {
     const transaction = this.context.require('ExecutionsService.start');
-    const [row] = await transaction.manager.query(
-      `WITH started AS (
-         INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id, status, input)
-         SELECT tenant_id, flow_id, id, 'running', $2 FROM flow_versions WHERE id = $1 AND ${tenantIs('$4')}
-         RETURNING *
-       ),
-       audited AS (
-         INSERT INTO audit_logs (tenant_id, actor, action, target_type, target_id, details)
-         SELECT tenant_id, $3, 'execution.started', 'execution', id::text,
-                jsonb_build_object('flowVersionId', flow_version_id, 'status', status)
-         FROM started
-       )
-       SELECT ${this.columns} FROM started`,
-      [flowVersionId, JSON.stringify(input ?? {}), actorOf(transaction), routingTenantOf(transaction)],
-    );
+    // The id is made here, not by the column's default: Citus sends an INSERT … SELECT to the
+    // tenant's shard only when nothing in it is volatile (gen_random_uuid() would pull it through
+    // the coordinator). The target's alias is for Citus too: it deparses an unaliased RETURNING wrong.
+    const [row] = await auditedWrite(transaction.manager, this.topology, {
+      write: {
+        text: `INSERT INTO execution_snapshots AS e (id, tenant_id, flow_id, flow_version_id, status, input)
+               SELECT $1, tenant_id, flow_id, id, 'running', $3 FROM flow_versions WHERE id = $2 AND ${tenantIs('$4')}
+               RETURNING ${this.columnsOf.e}`,
+        values: [randomUUID(), flowVersionId, JSON.stringify(input ?? {}), routingTenantOf(transaction)],
+      },
+      audit: {
+        actor: actorOf(transaction),
+        action: 'execution.started',
+        targetType: 'execution',
+        tenantColumn: 'tenantId',
+        targetColumn: 'id',
+        details: (row) => `jsonb_build_object('flowVersionId', ${row('flowVersionId', 'uuid')}, 'status', ${row('status', 'text')})`,
+      },
+    });
     if (!row) throw new NotFoundInTenantError('flow version');
     return toEntity(ExecutionSnapshot, row);
   }
@@ -147,44 +159,36 @@ export class ExecutionsService {
     const transaction = this.context.require(`ExecutionsService (${action})`);
     const from = change.to ? statusesLeadingTo(change.to) : LIVE_STATUSES;
     const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
-    const [row] = await transaction.manager.query(
-      `WITH previous AS (
-         -- A state save keeps the status: only a status change needs the one it had.
-         SELECT id, status FROM execution_snapshots WHERE id = $1 AND ${tenantIs('$11')} AND $6::text IS NOT NULL
-       ),
-       updated AS (
-         UPDATE execution_snapshots s SET
-           state = coalesce($3::jsonb, s.state),
-           output = coalesce($4::jsonb, s.output),
-           error = coalesce($5::jsonb, s.error),
-           status = coalesce($6::text, s.status),
-           finished_at = CASE WHEN coalesce($6::text, s.status) = ANY($7::text[]) THEN now() ELSE s.finished_at END,
-           version = s.version + 1
-         WHERE s.id = $1 AND ${tenantIs('$11', 's')} AND s.version = $2 AND s.status = ANY($8::text[])
-         RETURNING s.*, coalesce((SELECT status FROM previous), s.status) AS previous_status
-       ),
-       audited AS (
-         INSERT INTO audit_logs (tenant_id, actor, action, target_type, target_id, details)
-         SELECT tenant_id, $9, $10, 'execution', id::text,
-                jsonb_build_object('status', jsonb_build_object('from', previous_status, 'to', status),
-                                   'version', jsonb_build_object('from', version - 1, 'to', version))
-         FROM updated
-       )
-       SELECT ${this.columns} FROM updated`,
-      [
-        id,
-        expectedVersion,
-        json(change.state),
-        json(change.output),
-        json(change.error),
-        change.to ?? null,
-        FINISHED_STATUSES,
-        from,
-        actorOf(transaction),
+    // Only a change to a finished status sets finished_at (a save requires a live status and keeps
+    // it), so the text says whether, rather than a CASE: Citus refuses now() inside CASE in an UPDATE.
+    // The self-join reads the status the row had, for the audit entry: RETURNING sees only the new.
+    const [row] = await auditedWrite(transaction.manager, this.topology, {
+      write: {
+        text: `UPDATE execution_snapshots s SET
+                 state = coalesce($3::jsonb, s.state),
+                 output = coalesce($4::jsonb, s.output),
+                 error = coalesce($5::jsonb, s.error),
+                 status = coalesce($6::text, s.status),
+                 ${change.to && isFinished(change.to) ? 'finished_at = now(),' : ''}
+                 version = s.version + 1
+               FROM execution_snapshots previous
+               WHERE s.id = $1 AND ${tenantIs('$8', 's')} AND s.version = $2 AND s.status = ANY($7::text[])
+                 AND previous.tenant_id = s.tenant_id AND previous.id = s.id
+               RETURNING ${this.columnsOf.s}, previous.status AS "previousStatus"`,
+        values: [id, expectedVersion, json(change.state), json(change.output), json(change.error), change.to ?? null, from, routingTenantOf(transaction)],
+      },
+      audit: {
+        actor: actorOf(transaction),
         action,
-        routingTenantOf(transaction),
-      ],
-    );
+        targetType: 'execution',
+        tenantColumn: 'tenantId',
+        targetColumn: 'id',
+        details: (row) =>
+          `jsonb_build_object('status', jsonb_build_object('from', ${row('previousStatus', 'text')}, 'to', ${row('status', 'text')}),
+                              'version', jsonb_build_object('from', ${row('version', 'int')} - 1, 'to', ${row('version', 'int')}))`,
+      },
+      auditOnly: ['previousStatus'],
+    });
     if (!row) throw await this.explainRefusal(transaction, id, expectedVersion, change.to);
     return toEntity(ExecutionSnapshot, row);
   }

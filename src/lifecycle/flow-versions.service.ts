@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { actorOf } from '../audit/audit-trail.service';
+import { ClusterTopology } from '../cluster/cluster-topology';
 import { FlowVersion } from '../entities';
-import { routingTenantOf, tenantIs } from '../tenancy/routing-tenant';
+import { routingTenantOf } from '../tenancy/routing-tenant';
 import { TenantContext } from '../tenancy/tenant-context';
+import { auditedWrite } from './audited-write';
 import { contentHash } from './canonical-json';
 import { NotFoundInTenantError } from './lifecycle.errors';
 import { selectList, toEntity } from './select-list';
@@ -18,13 +21,15 @@ export interface PublishResult {
 /** Publishes immutable, gap-free numbered versions of a flow's definition. */
 @Injectable()
 export class FlowVersionsService {
-  private readonly columns: string;
+  /** The columns, qualified by the alias its statements give flow_versions. */
+  private readonly columnsOfN: string;
 
   constructor(
     private readonly context: TenantContext,
+    private readonly topology: ClusterTopology,
     dataSource: DataSource,
   ) {
-    this.columns = selectList(dataSource, FlowVersion);
+    this.columnsOfN = selectList(dataSource, FlowVersion, 'n');
   }
 
   /**
@@ -37,47 +42,62 @@ export class FlowVersionsService {
     const transaction = this.context.require('FlowVersionsService.publish');
     const manager = transaction.manager;
     const hash = contentHash(definition);
-    // A join rather than a subquery in the select list: Citus locks rows (FOR UPDATE) only in a
-    // query it can route to one shard, which a correlated subquery is not.
+    // Citus locks rows (FOR UPDATE) only in a query it can route to one shard: the system path,
+    // which names no tenant, looks up the flow's first; and a join, not a correlated subquery.
+    const tenant = routingTenantOf(transaction) ?? (await tenantOfFlow(manager, flowId));
+    if (!tenant) throw new NotFoundInTenantError('flow');
     const [flow] = await manager.query(
       `SELECT f.tenant_id AS "tenantId", v.id AS "existingId"
        FROM flows f
        LEFT JOIN flow_versions v ON v.tenant_id = f.tenant_id AND v.flow_id = f.id AND v.content_hash = $2
-       WHERE f.id = $1 AND ${tenantIs('$3', 'f')}
+       WHERE f.id = $1 AND f.tenant_id = $3
        ORDER BY v.version DESC
        LIMIT 1
        FOR UPDATE OF f`,
-      [flowId, hash, routingTenantOf(transaction)],
+      [flowId, hash, tenant],
     );
     if (!flow) throw new NotFoundInTenantError('flow');
 
     // A new statement, so a new snapshot: it sees versions committed while we waited for the lock.
-    const [row] = await manager.query(
-      `WITH published AS (
-         INSERT INTO flow_versions (tenant_id, flow_id, version, definition, content_hash)
-         SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4
-         FROM flow_versions WHERE tenant_id = $1 AND flow_id = $2
-         HAVING $5::uuid IS NULL
-         RETURNING *
-       ),
-       chosen AS (
-         SELECT * FROM published
-         UNION ALL
-         SELECT * FROM flow_versions WHERE tenant_id = $1 AND id = $5::uuid
-       ),
-       made_current AS (
-         UPDATE flows SET current_version_id = (SELECT id FROM chosen), updated_at = now()
-         WHERE tenant_id = $1 AND id = $2 AND current_version_id IS DISTINCT FROM (SELECT id FROM chosen)
-       ),
-       audited AS (
-         INSERT INTO audit_logs (tenant_id, actor, action, target_type, target_id, details)
-         SELECT $1, $6, 'flow.version_published', 'flow', $2::text,
-                jsonb_build_object('version', version, 'contentHash', content_hash, 'created', $5::uuid IS NULL)
-         FROM chosen
-       )
-       SELECT ${this.columns} FROM chosen`,
-      [flow.tenantId, flowId, JSON.stringify(definition), hash, flow.existingId, actorOf(transaction)],
-    );
-    return { version: toEntity(FlowVersion, row), created: flow.existingId === null };
+    // The id is made here so that making it current and the audit entry need not read the insert
+    // back (on Citus they are statements of their own); the grouped join rather than max() over
+    // flow_versions alone because Citus sends only that form of INSERT … SELECT to the one shard.
+    const id: string = flow.existingId ?? randomUUID();
+    const created = flow.existingId === null;
+    const [row] = await auditedWrite(manager, this.topology, {
+      write: created
+        ? {
+            text: `INSERT INTO flow_versions AS n (id, tenant_id, flow_id, version, definition, content_hash)
+                   SELECT $3, f.tenant_id, f.id, coalesce(max(v.version), 0) + 1, $4, $5
+                   FROM flows f LEFT JOIN flow_versions v ON v.tenant_id = f.tenant_id AND v.flow_id = f.id
+                   WHERE f.tenant_id = $1 AND f.id = $2
+                   GROUP BY f.tenant_id, f.id
+                   RETURNING ${this.columnsOfN}`,
+            values: [flow.tenantId, flowId, id, JSON.stringify(definition), hash],
+          }
+        : {
+            text: `SELECT ${this.columnsOfN} FROM flow_versions n WHERE n.tenant_id = $1 AND n.flow_id = $2 AND n.id = $3`,
+            values: [flow.tenantId, flowId, id],
+          },
+      alsoWrite: {
+        text: `UPDATE flows SET current_version_id = $3, updated_at = now()
+               WHERE tenant_id = $1 AND id = $2 AND current_version_id IS DISTINCT FROM $3::uuid`,
+        values: [flow.tenantId, flowId, id],
+      },
+      audit: {
+        actor: actorOf(transaction),
+        action: 'flow.version_published',
+        targetType: 'flow',
+        tenantColumn: 'tenantId',
+        targetColumn: 'flowId',
+        details: (row) => `jsonb_build_object('version', ${row('version', 'int')}, 'contentHash', ${row('contentHash', 'text')}, 'created', ${created})`,
+      },
+    });
+    return { version: toEntity(FlowVersion, row), created };
   }
+}
+
+async function tenantOfFlow(manager: EntityManager, flowId: string): Promise<string | undefined> {
+  const [row] = await manager.query(`SELECT tenant_id FROM flows WHERE id = $1`, [flowId]);
+  return row?.tenant_id;
 }

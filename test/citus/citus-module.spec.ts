@@ -107,7 +107,6 @@ describeOnCitus('DatabaseModule on a Citus coordinator', () => {
 
     // Each names the tenant, but its data-modifying CTE feeds an INSERT, which Citus runs as
     // "pull to coordinator" + COPY, and COPY is refused under RLS (see README "Scaling out with Citus").
-    it.todo('the lifecycle writes (publish, start, save, complete) as router statements');
   });
 });
 

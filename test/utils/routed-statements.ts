@@ -1,6 +1,15 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Repository } from 'typeorm';
-import { AuditTrail, ExecutionsService, ExecutionVersionConflictError, Flow, FlowVersionsService, NotFoundInTenantError, TenancyService } from '../../src';
+import {
+  AuditTrail,
+  ExecutionsService,
+  ExecutionVersionConflictError,
+  Flow,
+  FlowVersionsService,
+  IllegalExecutionTransitionError,
+  NotFoundInTenantError,
+  TenancyService,
+} from '../../src';
 import { getRepositoryToken } from '@nestjs/typeorm';
 import { TenantContext } from '../../src/tenancy/tenant-context';
 
@@ -89,21 +98,31 @@ export function tenantOperations(
 }
 
 /**
- * The lifecycle services' writes: one statement each, a data-modifying CTE feeding the audit INSERT.
- * Citus plans that INSERT as "pull to coordinator" and COPY, which RLS refuses: not yet on Citus.
+ * The lifecycle services' writes, each with its audit entry, and their refusals (which read once
+ * more to say why): on Citus, router statements (src/lifecycle/audited-write.ts).
  */
 export function lifecycleWrites(app: INestApplication, ids: { flow: string }): [string, () => Promise<unknown>][] {
   const versions = app.get(FlowVersionsService);
   const executions = app.get(ExecutionsService);
+  const started = async () => executions.start((await versions.publish(ids.flow, { steps: ['run'] })).version.id, { n: 1 });
   return [
-    ['FlowVersionsService.publish', () => versions.publish(ids.flow, { steps: [Math.random()] })],
-    ['ExecutionsService start/save/complete', async () => {
-      const { version } = await versions.publish(ids.flow, { steps: ['run'] });
-      const started = await executions.start(version.id, { n: 1 });
-      const saved = await executions.save(started.id, { step: 1 }, 1);
-      await expectRejection(executions.save(started.id, { step: 2 }, 1), ExecutionVersionConflictError);
-      return executions.complete(started.id, { ok: true }, saved.version);
+    ['FlowVersionsService.publish (new version)', () => versions.publish(ids.flow, { steps: [Math.random()] })],
+    ['FlowVersionsService.publish (already published)', () => versions.publish(ids.flow, { steps: ['run'] })],
+    ['ExecutionsService.start', () => started()],
+    ['ExecutionsService save/update/complete, and a version conflict', async () => {
+      const execution = await started();
+      const saved = await executions.save(execution.id, { step: 1 }, 1);
+      await expectRejection(executions.save(execution.id, { step: 2 }, 1), ExecutionVersionConflictError);
+      const paused = await executions.update(execution.id, { status: 'paused' }, saved.version);
+      const resumed = await executions.update(execution.id, { status: 'running', state: { step: 3 } }, paused.version);
+      return executions.complete(execution.id, { ok: true }, resumed.version);
     }],
+    ['ExecutionsService.fail, and an illegal transition', async () => {
+      const execution = await started();
+      await executions.fail(execution.id, { message: 'boom' }, 1);
+      await expectRejection(executions.update(execution.id, { status: 'running' }, 2), IllegalExecutionTransitionError);
+    }],
+    ['ExecutionsService.cancel', async () => executions.cancel((await started()).id, 'user asked', 1)],
     ["ExecutionsService.start of another tenant's version", async () => {
       await expectRejection(executions.start('00000000-0000-4000-8000-000000000000'), NotFoundInTenantError);
     }],
