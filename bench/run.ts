@@ -11,6 +11,7 @@ import { createBenchDatabase, migrate, seed } from './bench-database';
 import type { ReportRow } from './harness';
 import { printReport } from './report';
 import { archival } from './scenarios/archival';
+import { citus } from './scenarios/citus';
 import { embeddedStart } from './scenarios/embedded-start';
 import { seedDataset } from './scenarios/dataset';
 import { httpRead } from './scenarios/http';
@@ -20,7 +21,7 @@ import { scopedRead } from './scenarios/scoped-read';
 import { snapshotSave } from './scenarios/snapshot-save';
 
 const quick = process.argv.includes('--quick');
-/** `--only=scoped,http,save,scale,archival,embedded,migrations`: run a subset. */
+/** `--only=scoped,http,save,scale,archival,embedded,migrations,citus`: run a subset. */
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
 const wanted = (name: string) => !only || only.includes(name);
 const POOL = 10;
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
       rows.push(...scaled.rows);
       plan = scaled.plan;
     }
+    if (wanted('citus')) rows.push(...(await step('citus', () => citus(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
     if (wanted('archival')) rows.push(...(await step('archival', () => archival(db.url, data, { rows: quick ? 20_000 : 200_000, batchSize: 5_000, poolSize: POOL }))));
 
     const machine = {

@@ -102,8 +102,7 @@ describeOnCitus('DatabaseModule on a Citus coordinator', () => {
       expect(plans).toEqual(plans.map(({ sql, tasks }) => ({ sql, tasks: tasks.length ? tasks.map(() => 1) : [1] })));
     });
 
-    // Each names the tenant, but its data-modifying CTE feeds an INSERT, which Citus runs as
-    // "pull to coordinator" + COPY, and COPY is refused under RLS (see README "Scaling out with Citus").
+    // The lifecycle writes: test/citus/citus-lifecycle.spec.ts.
   });
 });
 
