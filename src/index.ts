@@ -56,6 +56,7 @@ export {
   NotFoundInTenantError,
 } from './lifecycle/lifecycle.errors';
 export type { RunOptions } from './tenancy/tenancy.service';
+export { isUniqueViolation } from './cluster/unique-violation';
 export { currentTenantId } from './observability/current-tenant';
 export { ObservabilityConfigError } from './observability/instrumentation-check';
 export { DatabaseHealthIndicator } from './health/database-health.indicator';

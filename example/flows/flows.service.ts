@@ -1,7 +1,7 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { QueryFailedError, Repository } from 'typeorm';
-import { Flow, FlowVersion, FlowVersionsService, TenancyService } from '../../src';
+import { Repository } from 'typeorm';
+import { Flow, FlowVersion, FlowVersionsService, isUniqueViolation, TenancyService } from '../../src';
 import { AuditService } from '../audit/audit.service';
 import type { CreateFlowDto } from './flow.dto';
 
@@ -51,14 +51,3 @@ export class FlowsService {
   }
 }
 
-/**
- * On a Citus coordinator the violation happens on a worker's shard and comes back relayed: SQLSTATE
- * and message kept, but no constraint field, and the message names the shard's copy of the
- * constraint (`"UQ_flows_tenant_name_102008"`).
- */
-function isUniqueViolation(error: unknown, constraint: string): boolean {
-  const driverError = (error as QueryFailedError & { driverError?: { code?: string; constraint?: string; message?: string } }).driverError;
-  if (!(error instanceof QueryFailedError) || driverError?.code !== '23505') return false;
-  if (driverError.constraint !== undefined) return driverError.constraint === constraint;
-  return new RegExp(`unique constraint "${constraint}(_\\d+)?"`).test(driverError.message ?? '');
-}
