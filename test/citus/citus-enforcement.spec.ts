@@ -1,16 +1,7 @@
 import type { Client } from 'pg';
 import { SYSTEM_TENANT_ID } from '../../src';
 import { archiveBatch } from '../../src/lifecycle/archive-batch';
-import {
-  asSystemOnCitus,
-  asTenantOnCitus,
-  type CitusDatabase,
-  createCitusDatabase,
-  describeOnCitus,
-  letRolesReachWorkers,
-  migrateCitus,
-  withClient,
-} from '../utils/citus';
+import { asSystemOnCitus, asTenantOnCitus, type CitusDatabase, createServingCitusDatabase, describeOnCitus, withClient } from '../utils/citus';
 
 /** A chain's entries in order, with whether each hash and link recomputes. */
 async function chainOf(c: Client, tenantId: string): Promise<{ position: number; hashOk: boolean; linkOk: boolean }[]> {
@@ -32,9 +23,7 @@ describeOnCitus('Triggers, audit chain, archival and retention on a Citus cluste
   let version: string;
 
   beforeAll(async () => {
-    db = await createCitusDatabase();
-    await migrateCitus(db.url);
-    await letRolesReachWorkers(db);
+    db = await createServingCitusDatabase();
     ({ tenant, flow, version } = await asSystemOnCitus(db.url, async (c) => {
       const tenant = (await c.query(`INSERT INTO tenants (name) VALUES ('a') RETURNING id`)).rows[0].id;
       const flow = (await c.query(`INSERT INTO flows (tenant_id, name) VALUES ($1, 'f') RETURNING id`, [tenant])).rows[0].id;

@@ -1,14 +1,5 @@
 import { SYSTEM_TENANT_ID } from '../../src';
-import {
-  asSystemOnCitus,
-  asTenantOnCitus,
-  type CitusDatabase,
-  createCitusDatabase,
-  describeOnCitus,
-  letRolesReachWorkers,
-  migrateCitus,
-  withClient,
-} from '../utils/citus';
+import { asSystemOnCitus, asTenantOnCitus, type CitusDatabase, createServingCitusDatabase, describeOnCitus, withClient } from '../utils/citus';
 import { crossTenantWrites, insertForTenant, seedTenant } from '../utils/tenant-sql';
 
 interface Seed {
@@ -31,9 +22,7 @@ describeOnCitus('Row level security on a Citus cluster', () => {
     asTenantOnCitus(db.url, tenant, async (c) => (await c.query(`SELECT tenant_id FROM ${table}`)).rows.map((r) => r.tenant_id));
 
   beforeAll(async () => {
-    db = await createCitusDatabase();
-    await migrateCitus(db.url);
-    await letRolesReachWorkers(db);
+    db = await createServingCitusDatabase();
     const seeds: Seed[] = [];
     for (const name of ['a', 'b']) seeds.push(await asSystemOnCitus(db.url, (c) => seedTenant(c, name)));
     await asSystemOnCitus(db.url, (c) => c.query(`INSERT INTO audit_logs (tenant_id, actor, action) VALUES ($1, 'seed', 'system entry')`, [SYSTEM_TENANT_ID]));

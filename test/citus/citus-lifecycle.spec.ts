@@ -14,7 +14,7 @@ import {
 } from '../../src';
 import { ClusterTopology } from '../../src/cluster/cluster-topology';
 import { bootApp } from '../utils/apps';
-import { asSystemOnCitus, type CitusDatabase, createCitusDatabase, describeOnCitus, letRolesReachWorkers, migrateCitus, withClient } from '../utils/citus';
+import { asSystemOnCitus, type CitusDatabase, createServingCitusDatabase, describeOnCitus, withClient } from '../utils/citus';
 import { lifecycleWrites, tenantStatementsOf } from '../utils/routed-statements';
 
 /** The `Task Count: n` figures of an EXPLAIN output: one per distributed scan. */
@@ -42,9 +42,7 @@ describeOnCitus('Lifecycle writes on a Citus coordinator', () => {
   };
 
   beforeAll(async () => {
-    db = await createCitusDatabase();
-    await migrateCitus(db.url);
-    await letRolesReachWorkers(db);
+    db = await createServingCitusDatabase();
     for (const name of ['a', 'b']) {
       seeds.push(
         await asSystemOnCitus(db.url, async (c) => {

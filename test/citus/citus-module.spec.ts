@@ -4,16 +4,9 @@ import type { Repository } from 'typeorm';
 import { DatabaseModule, type DatabaseModuleOptions, Flow, InvalidTenantIdError, TenancyService, TenantNotFoundError } from '../../src';
 import { ClusterTopology } from '../../src/cluster/cluster-topology';
 import { bootApp } from '../utils/apps';
-import {
-  asSystemOnCitus,
-  type CitusDatabase,
-  createCitusDatabase,
-  describeOnCitus,
-  letRolesReachWorkers,
-  migrateCitus,
-  taskCounts,
-} from '../utils/citus';
+import { asSystemOnCitus, type CitusDatabase, createServingCitusDatabase, describeOnCitus, taskCounts } from '../utils/citus';
 import { tenantOperations, tenantStatementsOf } from '../utils/routed-statements';
+import { seedTenant } from '../utils/tenant-sql';
 
 /** The module itself through the coordinator of a real cluster: the tenant reaches the workers, each query one shard. */
 describeOnCitus('DatabaseModule on a Citus coordinator', () => {
@@ -26,24 +19,8 @@ describeOnCitus('DatabaseModule on a Citus coordinator', () => {
     bootApp(DatabaseModule.forRoot({ useDatabase: true, url: db.url, readEnvironment: false, poolSize: 4, ...options }));
 
   beforeAll(async () => {
-    db = await createCitusDatabase();
-    await migrateCitus(db.url);
-    await letRolesReachWorkers(db);
-    for (const name of ['a', 'b']) {
-      seeds.push(
-        await asSystemOnCitus(db.url, async (c) => {
-          const tenant = (await c.query(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, [name])).rows[0].id;
-          const flow = (await c.query(`INSERT INTO flows (tenant_id, name) VALUES ($1, 'f') RETURNING id`, [tenant])).rows[0].id;
-          const version = (
-            await c.query(`INSERT INTO flow_versions (tenant_id, flow_id, version, definition, content_hash) VALUES ($1, $2, 1, '{}', repeat('a', 64)) RETURNING id`, [tenant, flow])
-          ).rows[0].id;
-          const execution = (
-            await c.query(`INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id, status) VALUES ($1, $2, $3, 'running') RETURNING id`, [tenant, flow, version])
-          ).rows[0].id;
-          return { tenant, flow, execution };
-        }),
-      );
-    }
+    db = await createServingCitusDatabase();
+    for (const name of ['a', 'b']) seeds.push(await asSystemOnCitus(db.url, (c) => seedTenant(c, name)));
     app = await boot();
     tenancy = app.get(TenancyService);
     flows = app.get(getRepositoryToken(Flow));

@@ -129,6 +129,14 @@ export async function letRolesReachWorkers(db: CitusDatabase): Promise<void> {
   await withClusterRolesLocked(() => withClient(db.url, (c) => c.query('ALTER ROLE fdl_app LOGIN; ALTER ROLE fdl_system LOGIN')), db.port);
 }
 
+/** A database of its own on the run's cluster, migrated, its roles able to reach the workers. */
+export async function createServingCitusDatabase(): Promise<CitusDatabase> {
+  const db = await createCitusDatabase();
+  await migrateCitus(db.url);
+  await letRolesReachWorkers(db);
+  return db;
+}
+
 /**
  * A transaction on the coordinator as `role`, with the tenant set the way Citus sends it to the
  * workers: `SET LOCAL`, the statement, after `citus.propagate_set_commands = 'local'`
