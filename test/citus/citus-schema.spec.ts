@@ -77,11 +77,14 @@ describeOnCitus('The schema on a Citus cluster', () => {
   it('a database that gets Citus after it was migrated is distributed by SELECT fdl_distribute_on_citus(), once', async () => {
     const db = await database({ withCitus: false });
     await migrateCitus(db.url);
-    await addCitus(db);
-    expect(await distributedTables(db)).toEqual([]);
-    const first = await withClient(db.url, async (c) => (await c.query('SELECT fdl_distribute_on_citus() AS t')).rows.map((r) => r.t));
+    // Distributing propagates the tables' dependencies, the roles among them, to the workers.
+    const [first, again] = await withClusterRolesLocked(async () => {
+      await addCitus(db);
+      expect(await distributedTables(db)).toEqual([]);
+      const distribute = () => withClient(db.url, async (c) => (await c.query('SELECT fdl_distribute_on_citus() AS t')).rows.map((r) => r.t));
+      return [await distribute(), await distribute()];
+    });
     expect(first).toEqual(['tenants', 'flows', 'flow_versions', 'execution_snapshots', 'execution_history', 'audit_logs']);
-    const again = await withClient(db.url, async (c) => (await c.query('SELECT fdl_distribute_on_citus() AS t')).rows);
     expect(again).toEqual([]);
     await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
   });
@@ -90,19 +93,21 @@ describeOnCitus('The schema on a Citus cluster', () => {
     const db = await database();
     await migrateCitus(db.url);
     await letRolesReachWorkers(db);
-    const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
-    try {
-      const runner = dataSource.createQueryRunner();
-      await runner.startTransaction();
-      await runner.query(`CREATE TABLE comments (
-        id uuid NOT NULL DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, body text NOT NULL,
-        CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id))`);
-      await tenantTable(runner, 'comments');
-      await runner.commitTransaction();
-      await runner.release();
-    } finally {
-      await dataSource.destroy();
-    }
+    await withClusterRolesLocked(async () => {
+      const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
+      try {
+        const runner = dataSource.createQueryRunner();
+        await runner.startTransaction();
+        await runner.query(`CREATE TABLE comments (
+          id uuid NOT NULL DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, body text NOT NULL,
+          CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id))`);
+        await tenantTable(runner, 'comments');
+        await runner.commitTransaction();
+        await runner.release();
+      } finally {
+        await dataSource.destroy();
+      }
+    });
     const placement = await withClient(db.url, async (c) =>
       (await c.query(`SELECT logicalrelid::regclass::text AS t, colocationid FROM pg_dist_partition WHERE logicalrelid IN ('comments'::regclass, 'flows'::regclass)`)).rows,
     );
