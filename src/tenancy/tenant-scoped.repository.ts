@@ -1,4 +1,6 @@
-import { DataSource, type EntityManager, type EntityMetadata, type EntityTarget, type ObjectLiteral, Repository } from 'typeorm';
+import { DataSource, type EntityManager, type EntityMetadata, type EntityTarget, type FindOptionsWhere, type ObjectLiteral, Repository } from 'typeorm';
+import { CompiledFinds } from './compiled-finds';
+import type { ScopedTransaction } from './scoped-transaction';
 import type { TenantContext } from './tenant-context';
 
 /**
@@ -7,6 +9,8 @@ import type { TenantContext } from './tenant-context';
  * inside its tenant transaction. Outside a context it throws instead of running unscoped.
  */
 export class TenantScopedRepository<T extends ObjectLiteral> extends Repository<T> {
+  private readonly finds: CompiledFinds;
+
   constructor(
     target: EntityTarget<T>,
     private readonly dataSource: DataSource,
@@ -16,6 +20,17 @@ export class TenantScopedRepository<T extends ObjectLiteral> extends Repository<
     // Repository declares `manager` as a plain field; replacing it with an accessor on the instance
     // routes every inherited method (find, save, createQueryBuilder, …) through the context.
     Object.defineProperty(this, 'manager', { get: (): EntityManager => this.currentManager() });
+    this.finds = new CompiledFinds(dataSource);
+  }
+
+  override async findOneBy(where: FindOptionsWhere<T> | FindOptionsWhere<T>[]): Promise<T | null> {
+    const compiled = this.finds.run<T>(this.metadata, this.transaction(), where, true);
+    return compiled ? ((await compiled)[0] ?? null) : super.findOneBy(where);
+  }
+
+  // async like TypeORM's own: outside a context the call rejects, it does not throw.
+  override async findBy(where: FindOptionsWhere<T> | FindOptionsWhere<T>[]): Promise<T[]> {
+    return this.finds.run<T>(this.metadata, this.transaction(), where, false) ?? super.findBy(where);
   }
 
   override get metadata(): EntityMetadata {
@@ -23,6 +38,10 @@ export class TenantScopedRepository<T extends ObjectLiteral> extends Repository<
   }
 
   private currentManager(): EntityManager {
-    return this.context.require(`The ${this.metadata.name} repository`).manager;
+    return this.transaction().manager;
+  }
+
+  private transaction(): ScopedTransaction {
+    return this.context.require(`The ${this.metadata.name} repository`);
   }
 }
