@@ -1,5 +1,6 @@
 import { DataSource, type EntityManager, type EntityMetadata, type EntityTarget, type FindOptionsWhere, type ObjectLiteral, Repository } from 'typeorm';
 import { CompiledFinds } from './compiled-finds';
+import { CompiledInserts } from './compiled-inserts';
 import type { ScopedTransaction } from './scoped-transaction';
 import type { TenantContext } from './tenant-context';
 
@@ -10,6 +11,7 @@ import type { TenantContext } from './tenant-context';
  */
 export class TenantScopedRepository<T extends ObjectLiteral> extends Repository<T> {
   private readonly finds: CompiledFinds;
+  private readonly inserts: CompiledInserts;
 
   constructor(
     target: EntityTarget<T>,
@@ -21,7 +23,14 @@ export class TenantScopedRepository<T extends ObjectLiteral> extends Repository<
     // routes every inherited method (find, save, createQueryBuilder, …) through the context.
     Object.defineProperty(this, 'manager', { get: (): EntityManager => this.currentManager() });
     this.finds = new CompiledFinds(dataSource);
+    this.inserts = new CompiledInserts(dataSource);
   }
+
+  // One body for TypeORM's overloads: the compiled insert takes one new entity without options.
+  override save: Repository<T>['save'] = async (entityOrEntities: unknown, options?: unknown): Promise<never> => {
+    const compiled = this.inserts.run<T>(this.metadata, this.transaction(), entityOrEntities, options);
+    return (await (compiled ?? (Repository.prototype.save as (...args: unknown[]) => Promise<unknown>).call(this, entityOrEntities, options))) as never;
+  };
 
   override async findOneBy(where: FindOptionsWhere<T> | FindOptionsWhere<T>[]): Promise<T | null> {
     const compiled = this.finds.run<T>(this.metadata, this.transaction(), where, true);
