@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { Query, type QueryResult } from 'pg';
 import { uninstrumentedQuery } from '../observability/pg-instrumentation';
 
@@ -5,7 +6,7 @@ import { uninstrumentedQuery } from '../observability/pg-instrumentation';
 const { prepareValue } = require('pg/lib/utils') as { prepareValue(value: unknown): unknown };
 
 // pg's own message serializer, from the pg-protocol that this pg depends on.
-const { serialize } = require(require.resolve('pg-protocol', { paths: [require.resolve('pg')] })) as { serialize: MessageSerializer };
+const { serialize } = require(require.resolve('pg-protocol', { paths: [dirname(require.resolve('pg/package.json'))] })) as { serialize: MessageSerializer };
 
 interface MessageSerializer {
   parse(message: { text: string }): Buffer;
