@@ -69,3 +69,26 @@ export function compare(group: string, subject: Measurement, baseline: Measureme
   const ratio = subject.opsPerSec / baseline.opsPerSec;
   return { group, ...subject, baseline: baseline.name, ratio, target: `≥ ${minRatio.toFixed(1)}×`, met: ratio >= minRatio };
 }
+
+/**
+ * Measures several operations in alternating slices (A B C A B C …, `rounds` of each) instead of one
+ * after the other, so that a change in the machine's load during the run (other processes on a
+ * shared machine, autovacuum) weighs on all of them alike and their ratios stay comparable.
+ */
+export async function measureInterleaved(
+  operations: { name: string; operation: (caller: number, iteration: number) => Promise<unknown> }[],
+  options: { concurrency: number; durationMs: number; rounds: number },
+): Promise<Measurement[]> {
+  const slice = options.durationMs / options.rounds;
+  for (const { operation } of operations) await runFor(operation, options.concurrency, options.durationMs / 4, []);
+  const latencies = operations.map((): number[] => []);
+  const elapsed = operations.map(() => 0);
+  for (let round = 0; round < options.rounds; round++) {
+    for (const [index, { operation }] of operations.entries()) {
+      const started = performance.now();
+      await runFor(operation, options.concurrency, slice, latencies[index]);
+      elapsed[index] += performance.now() - started;
+    }
+  }
+  return operations.map(({ name }, index) => summarise(name, latencies[index], elapsed[index]));
+}

@@ -16,12 +16,13 @@ import { embeddedStart } from './scenarios/embedded-start';
 import { seedDataset } from './scenarios/dataset';
 import { httpRead } from './scenarios/http';
 import { migrations } from './scenarios/migrations';
+import { peer } from './scenarios/peer';
 import { scale } from './scenarios/scale';
 import { scopedRead } from './scenarios/scoped-read';
 import { snapshotSave } from './scenarios/snapshot-save';
 
 const quick = process.argv.includes('--quick');
-/** `--only=scoped,http,save,scale,archival,embedded,migrations,citus`: run a subset. */
+/** `--only=scoped,http,save,peer,scale,archival,embedded,migrations,citus`: run a subset. */
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
 const wanted = (name: string) => !only || only.includes(name);
 const POOL = 10;
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     if (wanted('scoped')) rows.push(...(await step('scoped read', () => scopedRead(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
     if (wanted('http')) rows.push(...(await step('http', () => httpRead(db.url, data, { durationMs, connections: CALLERS, poolSize: POOL }))));
     if (wanted('save')) rows.push(...(await step('snapshot save', () => snapshotSave(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
+    if (wanted('peer')) rows.push(...(await step('peer', async () => peer(db.url, await seedDataset(db.url, 50, 1000), { durationMs, concurrency: CALLERS, poolSize: POOL }))));
     if (wanted('scale')) {
       const scaled = await step('scale', () =>
         scale(db.url, data, { small: 10_000, large: quick ? 100_000 : 1_000_000, durationMs, connections: CALLERS, poolSize: POOL }),

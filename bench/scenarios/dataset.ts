@@ -22,8 +22,9 @@ export async function seedDataset(url: string, tenantCount: number, flowsPerTena
   const versions = (await seed(
     url,
     `INSERT INTO flow_versions (tenant_id, flow_id, version, definition, content_hash)
-     SELECT tenant_id, id, 1, '{"steps": []}', encode(sha256(id::text::bytea), 'hex') FROM flows
+     SELECT tenant_id, id, 1, '{"steps": []}', encode(sha256(id::text::bytea), 'hex') FROM flows WHERE tenant_id = ANY($1::uuid[])
      RETURNING id, tenant_id AS "tenantId", flow_id AS "flowId"`,
+    [tenants],
   )) as { id: string; tenantId: string; flowId: string }[];
   return { tenants, flows, versions };
 }

@@ -8,7 +8,7 @@ export async function drive(
   name: string,
   baseUrl: string,
   request: () => { path: string; headers?: Record<string, string> },
-  options: { durationMs: number; connections: number },
+  options: { durationMs: number; connections: number; warmUp?: boolean },
 ): Promise<Measurement> {
   const fire = (seconds: number) =>
     autocannon({
@@ -17,7 +17,7 @@ export async function drive(
       duration: seconds,
       requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, ...request() }) }],
     });
-  await fire(Math.max(1, Math.round(options.durationMs / 4000)));
+  if (options.warmUp !== false) await fire(Math.max(1, Math.round(options.durationMs / 4000)));
   const result = await fire(Math.max(1, Math.round(options.durationMs / 1000)));
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${name}: ${result.non2xx} non-2xx responses and ${result.errors} errors`);

@@ -13,7 +13,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { catchError, from, lastValueFrom, mergeMap, type Observable, switchMap, throwError, toArray } from 'rxjs';
+import { catchError, Observable, throwError } from 'rxjs';
 import type { DatabaseModuleOptions } from '../database-module-options';
 import { LifecycleError } from '../lifecycle/lifecycle.errors';
 import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
@@ -40,6 +40,9 @@ const QUERY_CANCELED = '57014';
  */
 @Injectable()
 export class TenantContextInterceptor implements NestInterceptor {
+  /** Whether a handler (of a controller) is marked @WithoutTenant(): static, so looked up once. */
+  private readonly unscoped = new WeakMap<object, WeakMap<object, boolean>>();
+
   constructor(
     private readonly tenancy: TenancyService,
     private readonly reflector: Reflector,
@@ -47,22 +50,40 @@ export class TenantContextInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (this.reflector.getAllAndOverride<boolean>(WITHOUT_TENANT, [context.getHandler(), context.getClass()])) {
+    if (this.isUnscoped(context)) {
       // No tenant transaction, but the handler's own (runAsSystem, runInTenant) fail the same ways:
       // a database that cannot serve is a 503 here too, not a 500.
       return next.handle().pipe(catchError((error: unknown) => throwError(() => toHttpException(error))));
     }
-    return from(Promise.all([this.resolveTenantId(context), this.options.resolveActor?.(context)])).pipe(
-      switchMap(([tenantId, actor]) =>
-        this.tenancy.runInScope(
-          { kind: 'tenant', tenantId },
-          () => lastValueFrom(next.handle().pipe(toArray()), { defaultValue: [] as unknown[] }),
-          actor ?? undefined,
-        ),
-      ),
-      mergeMap((values) => from(values)),
-      catchError((error: unknown) => throwError(() => toHttpException(error))),
-    );
+    // One observable and two promises per request instead of an operator chain: the transaction
+    // holds the handler's values until it has committed, then they are emitted.
+    return new Observable((subscriber) => {
+      this.handleInTenant(context, next).then(
+        (values) => {
+          for (const value of values) subscriber.next(value);
+          subscriber.complete();
+        },
+        (error: unknown) => subscriber.error(toHttpException(error)),
+      );
+    });
+  }
+
+  private async handleInTenant(context: ExecutionContext, next: CallHandler): Promise<unknown[]> {
+    const [tenantId, actor] = await Promise.all([this.resolveTenantId(context), this.options.resolveActor?.(context)]);
+    return this.tenancy.runInScope({ kind: 'tenant', tenantId }, () => valuesOf(next.handle()), actor ?? undefined);
+  }
+
+  private isUnscoped(context: ExecutionContext): boolean {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    let handlers = this.unscoped.get(controller);
+    if (!handlers) this.unscoped.set(controller, (handlers = new WeakMap()));
+    let unscoped = handlers.get(handler);
+    if (unscoped === undefined) {
+      unscoped = Boolean(this.reflector.getAllAndOverride<boolean>(WITHOUT_TENANT, [handler, controller]));
+      handlers.set(handler, unscoped);
+    }
+    return unscoped;
   }
 
   private async resolveTenantId(context: ExecutionContext): Promise<string> {
@@ -77,6 +98,14 @@ export class TenantContextInterceptor implements NestInterceptor {
     }
     return parseTenantId(value, source);
   }
+}
+
+/** Every value `observable` emits, once it completes; rejects with its error. */
+function valuesOf(observable: Observable<unknown>): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const values: unknown[] = [];
+    observable.subscribe({ next: (value) => values.push(value), error: reject, complete: () => resolve(values) });
+  });
 }
 
 function toHttpException(error: unknown): unknown {
