@@ -117,6 +117,14 @@ export interface DatabaseModuleOptions {
    * `pg_extension`. Default: detected at start (the `citus` extension exists in the database).
    */
   citus?: boolean | string;
+  /**
+   * Prepare each transaction's first round trip (the tenant prelude and the query sent with it) as
+   * named statements, parsed and planned once per connection. Behind a pooler that shares server
+   * connections between transactions (PgBouncer in transaction mode before 1.21, or without
+   * `max_prepared_statements`) they are turned off by themselves at the first statement a server
+   * connection lacks, with a warning; `false` starts without them. Default: `true`.
+   */
+  preparedStatements?: boolean | string;
 }
 
 /** Options fixed when the module is defined (they decide which providers exist). */

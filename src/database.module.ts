@@ -21,6 +21,7 @@ import { ExecutionsService } from './lifecycle/executions.service';
 import { FlowVersionsService } from './lifecycle/flow-versions.service';
 import { HistoryPartitionsService } from './lifecycle/history-partitions.service';
 import { ClusterTopology } from './cluster/cluster-topology';
+import { PreparedStatements } from './tenancy/prepared-statements';
 import { LoginRoleCheck } from './security/login-role.check';
 import { SystemDataSource } from './tenancy/system-data-source';
 import { DatabaseTelemetry } from './observability/database-telemetry';
@@ -78,6 +79,7 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
     TenantContext,
     SystemDataSource.provider,
     ClusterTopology.provider,
+    PreparedStatements.provider,
     LoginRoleCheck,
     DatabaseTelemetry,
     ObservabilityLifecycle,

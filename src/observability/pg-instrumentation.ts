@@ -25,12 +25,20 @@ function isWrapped(fn: unknown): fn is WrappedFunction {
 
 /** Whether `client.query` is wrapped by an instrumentation (so spans are expected of its statements). */
 export function isQueryInstrumented(client: object): boolean {
-  return isWrapped((client as { query?: unknown }).query);
+  return isWrapped((queryOwner(client) as { query?: unknown }).query);
 }
 
-/** node-postgres's own `query` of `client`, under any instrumentation wrappers. */
+/** Where `client`'s own `query` lives: its prototype when the instance carries an override. */
+function queryOwner(client: object): object {
+  return Object.prototype.hasOwnProperty.call(client, 'query') ? Object.getPrototypeOf(client) : client;
+}
+
+/**
+ * node-postgres's own `query` of `client`, under any instrumentation wrappers and past an override
+ * on the instance (scoped-transaction.ts puts one there while the prelude is in flight).
+ */
 export function uninstrumentedQuery(client: object): QueryFunction {
-  let query = (client as { query: QueryFunction }).query;
+  let query = (queryOwner(client) as { query: QueryFunction }).query;
   while (isWrapped(query)) query = query.__original;
   return query;
 }

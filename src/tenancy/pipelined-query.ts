@@ -9,8 +9,9 @@ const { prepareValue } = require('pg/lib/utils') as { prepareValue(value: unknow
 const { serialize } = require(require.resolve('pg-protocol', { paths: [dirname(require.resolve('pg/package.json'))] })) as { serialize: MessageSerializer };
 
 interface MessageSerializer {
-  parse(message: { text: string }): Buffer;
-  bind(message: { values?: readonly unknown[]; valueMapper?: (value: unknown) => unknown }): Buffer;
+  parse(message: { text: string; name?: string }): Buffer;
+  bind(message: { statement?: string; values?: readonly unknown[]; valueMapper?: (value: unknown) => unknown }): Buffer;
+  close(message: { type: 'S'; name: string }): Buffer;
   describe(message: { type: 'P'; name: string }): Buffer;
   execute(message: { portal: string }): Buffer;
   sync(): Buffer;
@@ -23,10 +24,19 @@ const queryHandlers = Query.prototype as unknown as { handleCommandComplete(mess
 export interface PipelinedStatement {
   text: string;
   values?: readonly unknown[];
+  /**
+   * A server-side prepared statement of this text (prepared-statements.ts): parsed once on each
+   * connection, then only bound. One name always stands for one text.
+   */
+  name?: string;
+  /** The text holds a value and changes from call to call: never worth a name. */
+  varies?: boolean;
 }
 
 interface WireConnection {
   stream: { writable: boolean; write(buffer: Buffer): boolean };
+  /** node-postgres's record of the named statements this connection has parsed (name → text). */
+  parsedStatements: Record<string, string>;
 }
 
 /** The error of a pipeline, with the index of the statement that raised it. */
@@ -46,6 +56,7 @@ export type StatementCompleted = (statementIndex: number) => void;
  */
 class PipelinedQuery extends Query {
   private completed = 0;
+  private connection?: WireConnection;
 
   constructor(
     private readonly statements: readonly PipelinedStatement[],
@@ -54,6 +65,7 @@ class PipelinedQuery extends Query {
   ) {
     super({ text: statements.map((s) => s.text).join('; ') }, undefined, ((error: PipelineError | null, results: never) => {
       if (error) error.statementIndex = this.completed;
+      this.recordParsed(error ? this.completed : undefined);
       callback(error, results);
     }) as never);
   }
@@ -75,16 +87,31 @@ class PipelinedQuery extends Query {
    */
   prepare(connection: WireConnection): void {
     const messages: Buffer[] = [];
-    for (const statement of this.statements) {
+    for (const { text, values, name } of this.statements) {
+      if (name === undefined || connection.parsedStatements[name] !== text) {
+        // Close first: a Parse under a name the server already has fails, and a pipeline that
+        // failed earlier may have left this one parsed without our knowing. Closing an absent
+        // statement is no error.
+        if (name !== undefined) messages.push(serialize.close({ type: 'S', name }));
+        messages.push(serialize.parse({ text, name }));
+      }
       messages.push(
-        serialize.parse({ text: statement.text }),
-        serialize.bind({ values: statement.values ?? [], valueMapper: prepareValue }),
+        serialize.bind({ statement: name, values: values ?? [], valueMapper: prepareValue }),
         serialize.describe({ type: 'P', name: '' }),
         serialize.execute({ portal: '' }),
       );
     }
     messages.push(serialize.sync());
     if (connection.stream.writable) connection.stream.write(Buffer.concat(messages));
+    this.connection = connection;
+  }
+
+  /** Records the named statements the server has now parsed: every one before a failing statement. */
+  recordParsed(failedAt?: number): void {
+    if (!this.connection) return;
+    this.statements.forEach(({ text, name }, index) => {
+      if (name !== undefined && (failedAt === undefined || index < failedAt)) this.connection!.parsedStatements[name] = text;
+    });
   }
 }
 

@@ -26,7 +26,7 @@ export function preludeStatements(form: PreludeForm, scope: DatabaseScope, timeo
       { text: 'BEGIN' },
       settings('fdl_app', undefined, timeouts),
       { text: `SET LOCAL citus.propagate_set_commands = 'local'` },
-      { text: tenantSetStatement(scope.tenantId) },
+      { text: tenantSetStatement(scope.tenantId), varies: true },
       { text: 'SELECT fdl_require_active_tenant()' },
     ];
   }

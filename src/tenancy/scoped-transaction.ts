@@ -1,11 +1,13 @@
 import type { PoolClient, QueryResult } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { DatabaseTelemetry } from '../observability/database-telemetry';
+import { uninstrumentedQuery } from '../observability/pg-instrumentation';
 import { reportPipeline } from '../observability/pipeline-tracing';
 import type { DatabaseScope, TransactionTimeouts } from './database-scope';
 import { toUnavailableError } from './database-unavailable';
 import { type PipelineError, type PipelinedStatement, queryPipelined } from './pipelined-query';
 import { type PreludeForm, preludeStatements } from './prelude';
+import { PreparedStatements } from './prepared-statements';
 import { routeToTenant } from './routing-predicate';
 import { DatabaseUnavailableError, TenantNotFoundError, TransactionRolledBackError } from './tenancy.errors';
 
@@ -53,6 +55,7 @@ export class ScopedTransaction {
     private readonly telemetry?: DatabaseTelemetry,
     /** Single node or Citus: decided once, at start (ClusterTopology). */
     private readonly preludeForm: PreludeForm = 'single-node',
+    private readonly prepared = new PreparedStatements(false),
   ) {
     this.queryRunner = dataSource.createQueryRunner('master');
     const connect = this.queryRunner.connect.bind(this.queryRunner);
@@ -112,24 +115,43 @@ export class ScopedTransaction {
     const original = client.query as unknown as QueryFunction;
     const patched = client as unknown as { query?: QueryFunction };
     patched.query = (...args: unknown[]) => {
-      delete patched.query;
       const [text, values, callback] = args;
+      let result: unknown;
       // One round trip for prelude + query needs the extended protocol for the query too, which
       // refuses several statements in one string: only single statements are merged.
       if (typeof text === 'string' && !text.includes(';') && (values === undefined || Array.isArray(values)) && callback === undefined) {
-        return this.sendPrelude(client, { text, values: (values as unknown[] | undefined) ?? [] });
+        result = this.sendPrelude(client, { text, values: (values as unknown[] | undefined) ?? [] });
+      } else {
+        // Anything else (a stream, a config object, a callback) follows the prelude: two round trips.
+        void this.sendPrelude(client).catch(() => undefined);
+        result = this.afterPrelude(original, client, args);
       }
-      // Anything else (a stream, a config object, a callback) queues behind the prelude: two round trips.
-      void this.sendPrelude(client).catch(() => undefined);
-      return original.apply(client, args);
+      // Until the prelude is answered, and sent again where a pooler lost its prepared statements
+      // (sendPipeline), later queries wait for it: none may run in between on the connection.
+      const waiting = (...later: unknown[]) => this.afterPrelude(original, client, later);
+      patched.query = waiting;
+      void this.prelude!.then(() => {
+        if (patched.query === waiting) delete patched.query;
+      });
+      return result;
     };
+  }
+
+  /**
+   * `original(...args)` once the prelude has settled. Promise-style calls only: a stream or a
+   * callback call is handed to node-postgres at once (it answers synchronously), queued behind the
+   * prelude as before.
+   */
+  private afterPrelude(original: QueryFunction, client: PoolClient, args: unknown[]): unknown {
+    const promiseStyle = !args.some((arg) => typeof arg === 'function') && typeof (args[0] as { submit?: unknown } | null)?.submit !== 'function';
+    return promiseStyle ? this.prelude!.then(() => original.apply(client, args)) : original.apply(client, args);
   }
 
   /** Sends the prelude, followed by `first` when given; resolves to `first`'s result. */
   private sendPrelude(client: PoolClient, first?: PipelinedStatement): Promise<QueryResult> {
     const statements = preludeStatements(this.preludeForm, this.scope, this.timeouts);
     const report = reportPipeline(client, statements, first, this.scope, this.telemetry);
-    const sent = queryPipelined(client, first ? [...statements, first] : statements, report?.statementCompleted);
+    const sent = this.sendPipeline(client, first ? [...statements, first] : statements, report?.statementCompleted);
     this.prelude = sent.then(
       () => (report?.settled(), undefined),
       (error: PipelineError) => {
@@ -145,6 +167,22 @@ export class ScopedTransaction {
         throw (await this.prelude) ?? error;
       },
     );
+  }
+
+  /**
+   * The pipeline with its statements prepared where they may be (prepared-statements.ts). If the
+   * server connection has lost a statement (a pooler sharing it), nothing of the pipeline ran past
+   * that Bind: roll back and send it once more, unnamed.
+   */
+  private async sendPipeline(client: PoolClient, statements: PipelinedStatement[], completed?: (index: number) => void): Promise<QueryResult[]> {
+    const named = this.prepared.named(statements);
+    try {
+      return await queryPipelined(client, named, completed);
+    } catch (error) {
+      if (named === statements || !this.prepared.lostStatement(error)) throw error;
+      await uninstrumentedQuery(client).call(client, 'ROLLBACK');
+      return queryPipelined(client, statements, completed);
+    }
   }
 
   private async finish(commit: boolean): Promise<void> {

@@ -5,6 +5,7 @@ import type { DatabaseConfig } from '../config/database-config';
 import { ClusterTopology } from '../cluster/cluster-topology';
 import { DatabaseTelemetry } from '../observability/database-telemetry';
 import { type DatabaseScope, sameScope } from './database-scope';
+import { PreparedStatements } from './prepared-statements';
 import { ScopedTransaction } from './scoped-transaction';
 import { SystemDataSource } from './system-data-source';
 import { TenantContext } from './tenant-context';
@@ -30,6 +31,7 @@ export class TenancyService {
     @Inject(RESOLVED_DATABASE_CONFIG) private readonly config: DatabaseConfig,
     private readonly telemetry: DatabaseTelemetry,
     private readonly topology: ClusterTopology,
+    private readonly prepared: PreparedStatements,
   ) {}
 
   /**
@@ -66,7 +68,7 @@ export class TenancyService {
     const transaction = new ScopedTransaction(dataSource, scope, {
       statementMs: this.config.queryTimeout * 1000,
       idleInTransactionMs: this.config.idleInTransactionTimeout * 1000,
-    }, actor, this.telemetry, this.topology.preludeForm);
+    }, actor, this.telemetry, this.topology.preludeForm, this.prepared);
     const finished = this.telemetry.transactionStarted(scope);
     return this.context.run(transaction, async () => {
       let result: T;
