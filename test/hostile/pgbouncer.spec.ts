@@ -6,7 +6,6 @@ import { createTestDatabase, type TestDatabase } from '../utils/test-database';
 import { asTenant } from '../utils/tenant-sql';
 import { createTenants } from '../utils/tenants';
 import { ProbeModule } from '../module/probe.module';
-import { PreparedStatements } from '../../src/tenancy/prepared-statements';
 
 const describeWithBouncer = PGBOUNCER || process.env.CI ? describe : describe.skip;
 if (!PGBOUNCER && !process.env.CI) console.warn('PgBouncer tests skipped: pgbouncer is not installed (apt-get install pgbouncer)');
@@ -36,6 +35,10 @@ describeWithBouncer('Through PgBouncer in transaction pooling mode', () => {
     await db?.drop();
   });
 
+  // With prepared statements on (the default): a server connection may lack one its client had
+  // prepared elsewhere (then they are turned off and that round trip is sent again unnamed), or have
+  // it from another client: named by their text, it is the same statement. Either way, every answer
+  // below must be right. (The fallback itself, made certain: test/module/prepared-statements.spec.ts.)
   it('600 concurrent requests over 12 tenants share 3 server connections, and no response holds another tenant\'s row', async () => {
     const server = example.getHttpServer();
     const responses = await Promise.all(
@@ -48,12 +51,6 @@ describeWithBouncer('Through PgBouncer in transaction pooling mode', () => {
       expect(res.status).toBe(200);
       expect(res.body).toEqual([expect.objectContaining({ tenantId, name: `flow-of-${tenantId}` })]);
     }
-  });
-
-  it('the prepared statements a server connection lost turned them off, and no request failed for it', async () => {
-    // The 600 requests above met server connections without the statements their client had
-    // prepared (SQLSTATE 26000): each such round trip was sent again unnamed, every response was 200.
-    expect(example.get(PreparedStatements).enabled).toBe(false);
   });
 
   it('each request sees its own tenant, role and timeout, set per transaction', async () => {
