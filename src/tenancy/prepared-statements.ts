@@ -10,6 +10,7 @@ const MAX_NAMED_TEXTS = 500;
 
 /** SQLSTATE 26000: a Bind named a statement this server connection does not have. */
 const UNKNOWN_STATEMENT = '26000';
+const OUR_STATEMENT = /prepared statement "fdl_[0-9a-f]{32}" does not exist/;
 
 /**
  * Server-side prepared statements for each transaction's first round trip: the tenant prelude and
@@ -52,7 +53,9 @@ export class PreparedStatements {
    * may still meet the same error: each is answered true, and sent again unnamed.
    */
   lostStatement(error: unknown): boolean {
-    if ((error as { code?: string } | undefined)?.code !== UNKNOWN_STATEMENT) return false;
+    const { code, message } = (error ?? {}) as { code?: string; message?: string };
+    // Only ours: the application's own SQL may raise 26000 too (EXECUTE of a statement it never prepared).
+    if (code !== UNKNOWN_STATEMENT || !OUR_STATEMENT.test(message ?? '')) return false;
     if (this.on) {
       this.on = false;
       new Logger('DatabaseModule').warn(

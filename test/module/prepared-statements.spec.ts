@@ -5,7 +5,7 @@ import { DatabaseModule, Flow, TenancyService } from '../../src';
 import { PreparedStatements } from '../../src/tenancy/prepared-statements';
 import { bootApp } from '../utils/apps';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
-import { asTenant } from '../utils/tenant-sql';
+import { asSuperuser, asTenant } from '../utils/tenant-sql';
 import { createTenants } from '../utils/tenants';
 
 interface Prepared {
@@ -36,6 +36,8 @@ describe(PreparedStatements.name, () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     tenants = await createTenants(db.url, ['a', 'b']);
+    // Generic plans from the first execution: a plan made for one tenant must not serve another.
+    await asSuperuser(db.url, (c) => c.query(`ALTER DATABASE "${db.name}" SET plan_cache_mode = force_generic_plan`));
     for (const tenant of tenants) await asTenant(db.url, tenant, (c) => c.query(`INSERT INTO flows (tenant_id, name) VALUES ($1, 'f')`, [tenant]), true);
   });
   afterAll(async () => {
@@ -68,6 +70,14 @@ describe(PreparedStatements.name, () => {
     const { app, readAs } = await boot(false);
     expect(app.get(PreparedStatements).enabled).toBe(false);
     expect((await readAs(tenants[0])).prepared).toEqual([]);
+  });
+
+  it("the application's own EXECUTE of an unknown statement fails as it is, and prepared statements stay on", async () => {
+    const { app, readAs } = await boot();
+    const flows = app.get<Repository<Flow>>(getRepositoryToken(Flow));
+    await expect(app.get(TenancyService).runInTenant(tenants[0], () => flows.query('EXECUTE never_prepared'))).rejects.toThrow(/never_prepared/);
+    expect(app.get(PreparedStatements).enabled).toBe(true);
+    expect((await readAs(tenants[0])).names).toEqual([tenants[0]]);
   });
 
   it('a statement the connection lost is sent again unnamed, and the prepared statements are turned off', async () => {
