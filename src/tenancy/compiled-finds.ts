@@ -1,5 +1,6 @@
 import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
+import { isFlatEntity } from './flat-entity';
 import { tenantColumnOf } from './tenant-column';
 import type { ScopedTransaction } from './scoped-transaction';
 
@@ -101,13 +102,7 @@ export class CompiledFinds {
     // Subscribers can be added after start: checked on every call (a short array).
     if (this.dataSource.subscribers.some((subscriber) => typeof subscriber.afterLoad === 'function')) return false;
     this.eligible ??=
-      metadata.tableType === 'regular' &&
-      metadata.relations.length === 0 &&
-      metadata.embeddeds.length === 0 &&
-      metadata.relationIds.length === 0 &&
-      metadata.childEntityMetadatas.length === 0 &&
-      !metadata.discriminatorColumn &&
-      !metadata.deleteDateColumn &&
+      isFlatEntity(metadata) &&
       metadata.afterLoadListeners.length === 0 &&
       metadata.columns.every((column) => column.isSelect && !column.isVirtual && !column.isVirtualProperty && !column.transformer && !column.embeddedMetadata);
     return this.eligible;

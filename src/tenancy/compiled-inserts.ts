@@ -1,5 +1,6 @@
 import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
+import { isFlatEntity } from './flat-entity';
 import { assignTenant } from './tenant-column';
 import { TenantColumnSubscriber } from './tenant-column.subscriber';
 import type { ScopedTransaction } from './scoped-transaction';
@@ -96,13 +97,7 @@ export class CompiledInserts {
       return false;
     }
     this.eligible ??=
-      metadata.tableType === 'regular' &&
-      metadata.relations.length === 0 &&
-      metadata.embeddeds.length === 0 &&
-      metadata.relationIds.length === 0 &&
-      metadata.childEntityMetadatas.length === 0 &&
-      !metadata.discriminatorColumn &&
-      !metadata.deleteDateColumn &&
+      isFlatEntity(metadata) &&
       !metadata.versionColumn &&
       !metadata.treeType &&
       metadata.beforeInsertListeners.length === 0 &&
