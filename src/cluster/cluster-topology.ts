@@ -1,7 +1,7 @@
 import { Logger, type Provider } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { readBooleanOption } from '../config/database-config';
+import { isGiven, readBooleanOption } from '../config/database-config';
 import type { DatabaseModuleOptions } from '../database-module-options';
 import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
 import type { PreludeForm } from '../tenancy/prelude';
@@ -36,8 +36,7 @@ export class ClusterTopology {
     provide: ClusterTopology,
     inject: [getDataSourceToken(), DATABASE_MODULE_OPTIONS],
     useFactory: (dataSource: DataSource, options: DatabaseModuleOptions) => {
-      const unset = options.citus === undefined || options.citus === null || String(options.citus).trim() === '';
-      return ClusterTopology.detect(dataSource, unset ? undefined : readBooleanOption(options.citus, 'citus'));
+      return ClusterTopology.detect(dataSource, isGiven(options.citus) ? readBooleanOption(options.citus, 'citus') : undefined);
     },
   };
 }

@@ -155,7 +155,7 @@ export function readBooleanOption(value: unknown, name: string, fallback = false
 }
 
 /** Set, for an option: not undefined, null or a blank string (what ConfigService gives for `X=`). */
-function isGiven(value: unknown): boolean {
+export function isGiven(value: unknown): boolean {
   return value !== undefined && value !== null && !(typeof value === 'string' && value.trim() === '');
 }
 

@@ -39,18 +39,26 @@ export function preludeStatements(form: PreludeForm, scope: DatabaseScope, timeo
  * with the other settings. LOCAL everywhere: it ends with the transaction, so nothing survives on
  * the pooled connection, and it works through PgBouncer in transaction mode.
  */
-function settings(role: 'fdl_app' | 'fdl_system', tenantId: string | undefined, timeouts: TransactionTimeouts): PipelinedStatement {
-  const values = [
-    ...(tenantId === undefined ? [] : [tenantId]),
-    String(Math.round(timeouts.statementMs)),
-    String(Math.round(timeouts.idleInTransactionMs)),
-  ];
-  const names = [...(tenantId === undefined ? [] : ['app.current_tenant_id']), 'statement_timeout', 'idle_in_transaction_session_timeout'];
-  return {
-    text: `SELECT set_config('role', '${role}', true), ${names.map((name, i) => `set_config('${name}', $${i + 1}, true)`).join(', ')}`,
-    values,
-  };
+function settings(role: Role, tenantId: string | undefined, timeouts: TransactionTimeouts): PipelinedStatement {
+  const timeoutValues = [String(Math.round(timeouts.statementMs)), String(Math.round(timeouts.idleInTransactionMs))];
+  return tenantId === undefined
+    ? { text: SETTINGS_TEXTS[role].withoutTenant, values: timeoutValues }
+    : { text: SETTINGS_TEXTS[role].withTenant, values: [tenantId, ...timeoutValues] };
 }
+
+type Role = 'fdl_app' | 'fdl_system';
+
+// The text depends only on the role and on whether the tenant is set: built once, not per
+// transaction (it is also the key its prepared statement is found by).
+function settingsText(role: Role, withTenant: boolean): string {
+  const names = [...(withTenant ? ['app.current_tenant_id'] : []), 'statement_timeout', 'idle_in_transaction_session_timeout'];
+  return `SELECT set_config('role', '${role}', true), ${names.map((name, i) => `set_config('${name}', $${i + 1}, true)`).join(', ')}`;
+}
+
+const SETTINGS_TEXTS: Record<Role, { withTenant: string; withoutTenant: string }> = {
+  fdl_app: { withTenant: settingsText('fdl_app', true), withoutTenant: settingsText('fdl_app', false) },
+  fdl_system: { withTenant: settingsText('fdl_system', true), withoutTenant: settingsText('fdl_system', false) },
+};
 
 /**
  * `SET LOCAL app.current_tenant_id = '…'`. SET takes no bind parameters, so the tenant id is written
