@@ -24,11 +24,19 @@ export class ClusterTopology {
     const detected = forced === undefined ? await hasCitusExtension(dataSource) : undefined;
     const citus = forced ?? detected!;
     const why = forced === undefined ? `the citus extension is ${detected ? '' : 'not '}installed` : `forced by the citus option`;
-    new Logger('DatabaseModule').log(
+    const logger = new Logger('DatabaseModule');
+    logger.log(
       citus
         ? `Citus coordinator (${why}): the tenant prelude sends SET LOCAL app.current_tenant_id so the workers see the tenant`
         : `Single PostgreSQL node (${why})`,
     );
+    const cannotLogIn = citus ? await rolesThatCannotLogIn(dataSource) : [];
+    if (cannotLogIn.length > 0) {
+      logger.warn(
+        `${cannotLogIn.join(' and ')} cannot log in: on Citus the coordinator connects to the workers as the transaction's role, ` +
+          `so requests that use it will answer 503 until an operator gives it LOGIN and credentials (README "Scaling out with Citus")`,
+      );
+    }
     return new ClusterTopology(citus ? 'citus' : 'single-node');
   }
 
@@ -44,4 +52,12 @@ export class ClusterTopology {
 async function hasCitusExtension(dataSource: DataSource): Promise<boolean> {
   const [row] = (await dataSource.query(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus`)) as { citus: boolean }[];
   return row.citus === true;
+}
+
+/** The roles tenant and system transactions switch to that lack LOGIN (Citus propagates it to the workers). */
+async function rolesThatCannotLogIn(dataSource: DataSource): Promise<string[]> {
+  const rows = (await dataSource.query(
+    `SELECT rolname FROM pg_roles WHERE rolname IN ('fdl_app', 'fdl_system') AND NOT rolcanlogin ORDER BY rolname`,
+  )) as { rolname: string }[];
+  return rows.map((row) => row.rolname);
 }

@@ -10,6 +10,13 @@ interface ServerError {
 const WORKER_UNREACHABLE = [/^connection to the remote node \S+ failed/, /^could not establish any connections to the node /];
 
 /**
+ * A worker answered but refused the login of the role the transaction runs as: the cluster's roles
+ * are not set up as README "Scaling out with Citus" says (LOGIN, the password in pg_dist_authinfo,
+ * pg_hba.conf). Not an outage: it stays so until an operator fixes it.
+ */
+const WORKER_LOGIN_REFUSED = /is not permitted to log in|password authentication failed|no password supplied|no pg_hba\.conf entry/;
+
+/**
  * The coordinator's own commit went through but a worker's did not answer: Citus raises this (XX000)
  * after the fact, so the worker may or may not have applied its part.
  */
@@ -28,7 +35,9 @@ const WORKER_SHUTTING_DOWN = new Set(['57P01', '57P02', '57P03']);
 export function workerFailureReason(error: ServerError): string | undefined {
   const message = error.message ?? '';
   if (error.code === '08006' && WORKER_UNREACHABLE.some((pattern) => pattern.test(message))) {
-    return 'a worker node of the Citus cluster holding this data cannot be reached';
+    return WORKER_LOGIN_REFUSED.test(message)
+      ? "a worker node of the Citus cluster refused the login of the transaction's role (the cluster's roles need LOGIN and credentials there)"
+      : 'a worker node of the Citus cluster holding this data cannot be reached';
   }
   if (WORKER_COMMIT_FAILED.test(message)) {
     return 'a worker node of the Citus cluster failed while the transaction committed: its writes there may or may not have been saved';

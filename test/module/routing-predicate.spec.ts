@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import { type INestApplication, Logger } from '@nestjs/common';
 import { getRepositoryToken } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { DatabaseModule, Flow, InvalidTenantIdError, TenancyService } from '../../src';
@@ -96,9 +96,16 @@ describe('Routing predicate and prelude on a single node', () => {
   });
 
   it("Citus's prelude form works on a single node too (citus: true): the tenant is set, isolation holds", async () => {
-    const forced = await bootApp(DatabaseModule.forRoot({ useDatabase: true, url: db.url, readEnvironment: false, poolSize: 2, citus: 'true' }));
+    const warnings: string[] = [];
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warnings.push(String(message)));
+    const forced = await bootApp(DatabaseModule.forRoot({ useDatabase: true, url: db.url, readEnvironment: false, poolSize: 2, citus: 'true' })).finally(
+      () => warn.mockRestore(),
+    );
     try {
       expect(forced.get(ClusterTopology).preludeForm).toBe('citus');
+      // This server's fdl_app and fdl_system are NOLOGIN, as the migrations make them: on a cluster
+      // the workers would refuse them, and the start says so.
+      expect(warnings).toContainEqual(expect.stringMatching(/^fdl_app and fdl_system cannot log in: on Citus .*README "Scaling out with Citus"/));
       const rows = await forced.get(TenancyService).runInTenant(tenants[1], () => flows.query(`SELECT tenant_id, current_setting('app.current_tenant_id') AS setting FROM flows`));
       expect(rows).toEqual([{ tenant_id: tenants[1], setting: tenants[1] }]);
     } finally {
