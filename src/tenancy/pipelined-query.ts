@@ -18,7 +18,10 @@ interface MessageSerializer {
 }
 
 // Query's message handlers, which @types/pg does not declare.
-const queryHandlers = Query.prototype as unknown as { handleCommandComplete(message: unknown, connection: unknown): void };
+const queryHandlers = Query.prototype as unknown as {
+  handleCommandComplete(message: unknown, connection: unknown): void;
+  handleDataRow(message: unknown): void;
+};
 
 /** One statement of a pipeline: text with `$n` placeholders and the values bound to them. */
 export interface PipelinedStatement {
@@ -31,6 +34,11 @@ export interface PipelinedStatement {
   name?: string;
   /** The text holds a value and changes from call to call: never worth a name. */
   varies?: boolean;
+  /**
+   * Nobody reads its rows (the prelude's statements): it is sent without Describe, and its rows are
+   * dropped unparsed. pg would otherwise build a row parser per column for each such statement.
+   */
+  discardRows?: boolean;
 }
 
 interface WireConnection {
@@ -63,7 +71,8 @@ class PipelinedQuery extends Query {
     callback: (error: PipelineError | null, results: QueryResult | QueryResult[]) => void,
     private readonly onStatementCompleted?: StatementCompleted,
   ) {
-    super({ text: statements.map((s) => s.text).join('; ') }, undefined, ((error: PipelineError | null, results: never) => {
+    // The text as a string, not a config object: pg copies an object through its property descriptors.
+    super(statements.map((s) => s.text).join('; '), undefined, ((error: PipelineError | null, results: never) => {
       if (error) error.statementIndex = this.completed;
       this.recordParsed(error ? this.completed : undefined);
       callback(error, results);
@@ -72,6 +81,10 @@ class PipelinedQuery extends Query {
 
   requiresPreparation(): boolean {
     return true;
+  }
+
+  handleDataRow(message: unknown): void {
+    if (!this.statements[this.completed]?.discardRows) queryHandlers.handleDataRow.call(this, message);
   }
 
   handleCommandComplete(message: unknown, connection: unknown): void {
@@ -87,7 +100,7 @@ class PipelinedQuery extends Query {
    */
   prepare(connection: WireConnection): void {
     const messages: Buffer[] = [];
-    for (const { text, values, name } of this.statements) {
+    for (const { text, values, name, discardRows } of this.statements) {
       if (name === undefined || connection.parsedStatements[name] !== text) {
         // Close first: a Parse under a name the server already has fails, and a pipeline that
         // failed earlier may have left this one parsed without our knowing. Closing an absent
@@ -95,11 +108,9 @@ class PipelinedQuery extends Query {
         if (name !== undefined) messages.push(serialize.close({ type: 'S', name }));
         messages.push(serialize.parse({ text, name }));
       }
-      messages.push(
-        serialize.bind({ statement: name, values: values ?? [], valueMapper: prepareValue }),
-        serialize.describe({ type: 'P', name: '' }),
-        serialize.execute({ portal: '' }),
-      );
+      messages.push(serialize.bind({ statement: name, values: values ?? [], valueMapper: prepareValue }));
+      if (!discardRows) messages.push(serialize.describe({ type: 'P', name: '' }));
+      messages.push(serialize.execute({ portal: '' }));
     }
     messages.push(serialize.sync());
     if (connection.stream.writable) connection.stream.write(Buffer.concat(messages));

@@ -20,18 +20,23 @@ export type PreludeForm = 'single-node' | 'citus';
  * role needs no propagation: Citus connects to the workers as the current role.
  */
 export function preludeStatements(form: PreludeForm, scope: DatabaseScope, timeouts: TransactionTimeouts): PipelinedStatement[] {
-  if (scope.kind === 'system') return [{ text: 'BEGIN' }, settings('fdl_system', undefined, timeouts)];
+  if (scope.kind === 'system') return [BEGIN, settings('fdl_system', undefined, timeouts)];
   if (form === 'citus') {
     return [
-      { text: 'BEGIN' },
+      BEGIN,
       settings('fdl_app', undefined, timeouts),
-      { text: `SET LOCAL citus.propagate_set_commands = 'local'` },
-      { text: tenantSetStatement(scope.tenantId), varies: true },
-      { text: 'SELECT fdl_require_active_tenant()' },
+      PROPAGATE_SET_LOCALLY,
+      { text: tenantSetStatement(scope.tenantId), varies: true, discardRows: true },
+      REQUIRE_ACTIVE_TENANT,
     ];
   }
-  return [{ text: 'BEGIN' }, settings('fdl_app', scope.tenantId, timeouts), { text: 'SELECT fdl_require_active_tenant()' }];
+  return [BEGIN, settings('fdl_app', scope.tenantId, timeouts), REQUIRE_ACTIVE_TENANT];
 }
+
+// The prelude's results are never read: an error is all that matters of them.
+const BEGIN: PipelinedStatement = { text: 'BEGIN', discardRows: true };
+const PROPAGATE_SET_LOCALLY: PipelinedStatement = { text: `SET LOCAL citus.propagate_set_commands = 'local'`, discardRows: true };
+const REQUIRE_ACTIVE_TENANT: PipelinedStatement = { text: 'SELECT fdl_require_active_tenant()', discardRows: true };
 
 /**
  * One `SELECT set_config(…, true), …`: the role, the tenant when given, and the timeouts, every value
@@ -42,8 +47,8 @@ export function preludeStatements(form: PreludeForm, scope: DatabaseScope, timeo
 function settings(role: Role, tenantId: string | undefined, timeouts: TransactionTimeouts): PipelinedStatement {
   const timeoutValues = [String(Math.round(timeouts.statementMs)), String(Math.round(timeouts.idleInTransactionMs))];
   return tenantId === undefined
-    ? { text: SETTINGS_TEXTS[role].withoutTenant, values: timeoutValues }
-    : { text: SETTINGS_TEXTS[role].withTenant, values: [tenantId, ...timeoutValues] };
+    ? { text: SETTINGS_TEXTS[role].withoutTenant, values: timeoutValues, discardRows: true }
+    : { text: SETTINGS_TEXTS[role].withTenant, values: [tenantId, ...timeoutValues], discardRows: true };
 }
 
 type Role = 'fdl_app' | 'fdl_system';
