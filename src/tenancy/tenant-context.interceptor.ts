@@ -42,12 +42,16 @@ const QUERY_CANCELED = '57014';
 export class TenantContextInterceptor implements NestInterceptor {
   /** Whether a handler (of a controller) is marked @WithoutTenant(): static, so looked up once. */
   private readonly unscoped = new WeakMap<object, WeakMap<object, boolean>>();
+  /** Node's request headers are keyed in lower case. */
+  private readonly header: string;
 
   constructor(
     private readonly tenancy: TenancyService,
     private readonly reflector: Reflector,
     @Inject(DATABASE_MODULE_OPTIONS) private readonly options: DatabaseModuleOptions,
-  ) {}
+  ) {
+    this.header = (options.tenantHeader ?? DEFAULT_TENANT_HEADER).toLowerCase();
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (this.isUnscoped(context)) {
@@ -69,7 +73,10 @@ export class TenantContextInterceptor implements NestInterceptor {
   }
 
   private async handleInTenant(context: ExecutionContext, next: CallHandler): Promise<unknown[]> {
-    const [tenantId, actor] = await Promise.all([this.resolveTenantId(context), this.options.resolveActor?.(context)]);
+    const { resolveTenant, resolveActor } = this.options;
+    // The usual case, the tenant from a header and no actor, reads it synchronously: no promises of its own.
+    const [tenantId, actor] =
+      resolveTenant || resolveActor ? await Promise.all([this.resolveTenantId(context), resolveActor?.(context)]) : [this.tenantIdOf(this.headerValue(context))];
     return this.tenancy.runInScope({ kind: 'tenant', tenantId }, () => valuesOf(next.handle()), actor ?? undefined);
   }
 
@@ -87,11 +94,16 @@ export class TenantContextInterceptor implements NestInterceptor {
   }
 
   private async resolveTenantId(context: ExecutionContext): Promise<string> {
-    const header = this.options.tenantHeader ?? DEFAULT_TENANT_HEADER;
-    const source = this.options.resolveTenant ? 'tenant id' : `${header} header`;
-    const value = this.options.resolveTenant
-      ? await this.options.resolveTenant(context)
-      : context.switchToHttp().getRequest<{ headers?: Record<string, unknown> }>()?.headers?.[header.toLowerCase()];
+    return this.tenantIdOf(this.options.resolveTenant ? await this.options.resolveTenant(context) : this.headerValue(context));
+  }
+
+  private headerValue(context: ExecutionContext): unknown {
+    return context.switchToHttp().getRequest<{ headers?: Record<string, unknown> }>()?.headers?.[this.header];
+  }
+
+  /** `value` as a canonical tenant id; 400 (or 401) naming where it came from when missing or malformed. */
+  private tenantIdOf(value: unknown): string {
+    const source = this.options.resolveTenant ? 'tenant id' : `${this.options.tenantHeader ?? DEFAULT_TENANT_HEADER} header`;
     if (value === undefined || value === null || value === '') {
       const message = `${source} is required`;
       throw this.options.missingTenantStatus === 401 ? new UnauthorizedException(message) : new BadRequestException(message);
