@@ -1,34 +1,30 @@
-import autocannon from 'autocannon';
 import { startBenchHttpApp } from '../bench-app';
 import { compare, type Measurement, type ReportRow } from '../harness';
+import { type LoadRequest, runLoad } from '../load-generator';
 import type { Dataset } from './dataset';
 
-/** Drives `path(i)` with autocannon; warm-up first, then a measured run. */
+/** Requests made ahead per second of a run: more than any route here serves, so none repeats early. */
+const REQUESTS_PER_SECOND = 5_000;
+
+/**
+ * Drives the requests `request()` makes with autocannon in its own process (load-generator.ts):
+ * a warm-up first, then a measured run.
+ */
 export async function drive(
   name: string,
   baseUrl: string,
-  request: () => { path: string; headers?: Record<string, string> },
+  request: () => LoadRequest,
   options: { durationMs: number; connections: number; warmUp?: boolean },
 ): Promise<Measurement> {
-  const fire = (seconds: number) =>
-    autocannon({
-      url: baseUrl,
-      connections: options.connections,
-      duration: seconds,
-      requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, ...request() }) }],
-    });
-  if (options.warmUp !== false) await fire(Math.max(1, Math.round(options.durationMs / 4000)));
-  const result = await fire(Math.max(1, Math.round(options.durationMs / 1000)));
-  if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${name}: ${result.non2xx} non-2xx responses and ${result.errors} errors`);
-  }
-  return {
-    name,
-    ops: result.requests.total,
-    opsPerSec: result.requests.average,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
+  const fire = async (seconds: number) => {
+    const requests = Array.from({ length: Math.ceil(seconds * REQUESTS_PER_SECOND) }, request);
+    const result = await runLoad({ url: baseUrl, connections: options.connections, seconds, requests });
+    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx responses and ${result.errors} errors`);
+    return result;
   };
+  if (options.warmUp !== false) await fire(Math.max(1, options.durationMs / 4000));
+  const result = await fire(options.durationMs / 1000);
+  return { name, ops: result.total, opsPerSec: result.total / result.seconds, p50Ms: result.p50Ms, p99Ms: result.p99Ms };
 }
 
 /** GET /flows/:id through the interceptor against the same handler with no tenant scoping. */
