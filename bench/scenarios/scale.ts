@@ -18,17 +18,18 @@ export async function scale(
     const [{ count }] = await seed(url, 'SELECT count(*)::int AS count FROM execution_snapshots');
     const missing = total - (count as number);
     if (missing <= 0) return;
-    // Round-robin over the versions (one per tenant): every tenant gets the same share.
+    // Round-robin over this dataset's versions (one per tenant): every tenant gets the same share.
+    // The ids come as a parameter, not from the table, which other groups (peer) also seed: an
+    // aggregate over the table was inlined into every generated row, and at 51,000 versions its
+    // sorts spilled tens of gigabytes to disk.
     await seed(
       url,
-      `WITH version_ids AS (SELECT array_agg(id ORDER BY id) AS ids FROM flow_versions)
-     INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id, status, state, created_at, finished_at)
+      `INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id, status, state, created_at, finished_at)
        SELECT v.tenant_id, v.flow_id, v.id, (ARRAY['running','paused','completed'])[1 + n % 3],
               '{"step": 1}', now() - make_interval(secs => n), CASE WHEN n % 3 = 2 THEN now() END
        FROM generate_series(1, $1) n
-       CROSS JOIN LATERAL (SELECT ids[1 + n % cardinality(ids)] AS pick FROM version_ids) p
-       JOIN flow_versions v ON v.id = p.pick`,
-      [missing],
+       JOIN flow_versions v ON v.id = ($2::uuid[])[1 + n % cardinality($2::uuid[])]`,
+      [missing, data.versions.map((version) => version.id)],
     );
     // Settle the table (visibility map, statistics) so autovacuum does not run during the measurement.
     await seed(url, 'VACUUM ANALYZE execution_snapshots');
