@@ -3,7 +3,7 @@ import { startBenchHttpApp } from '../bench-app';
 import { seed } from '../bench-database';
 import type { ReportRow } from '../harness';
 import { drive } from './http';
-import type { Dataset } from './dataset';
+import { type Dataset, seedSnapshots } from './dataset';
 
 /**
  * GET /executions?limit=50 for one tenant while `execution_snapshots` holds `small` rows, then
@@ -18,19 +18,12 @@ export async function scale(
     const [{ count }] = await seed(url, 'SELECT count(*)::int AS count FROM execution_snapshots');
     const missing = total - (count as number);
     if (missing <= 0) return;
-    // Round-robin over this dataset's versions (one per tenant): every tenant gets the same share.
-    // The ids come as a parameter, not from the table, which other groups (peer) also seed: an
-    // aggregate over the table was inlined into every generated row, and at 51,000 versions its
-    // sorts spilled tens of gigabytes to disk.
-    await seed(
-      url,
-      `INSERT INTO execution_snapshots (tenant_id, flow_id, flow_version_id, status, state, created_at, finished_at)
-       SELECT v.tenant_id, v.flow_id, v.id, (ARRAY['running','paused','completed'])[1 + n % 3],
-              '{"step": 1}', now() - make_interval(secs => n), CASE WHEN n % 3 = 2 THEN now() END
-       FROM generate_series(1, $1) n
-       JOIN flow_versions v ON v.id = ($2::uuid[])[1 + n % cardinality($2::uuid[])]`,
-      [missing, data.versions.map((version) => version.id)],
-    );
+    await seedSnapshots(url, data, missing, {
+      status: `(ARRAY['running','paused','completed'])[1 + n % 3]`,
+      state: `'{"step": 1}'`,
+      created_at: 'now() - make_interval(secs => n)',
+      finished_at: 'CASE WHEN n % 3 = 2 THEN now() END',
+    });
     // Settle the table (visibility map, statistics) so autovacuum does not run during the measurement.
     await seed(url, 'VACUUM ANALYZE execution_snapshots');
   };
