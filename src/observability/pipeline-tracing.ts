@@ -69,6 +69,7 @@ export function reportPipeline(
     parent,
   );
   const operation = first && operationName(first.text);
+  let preludeCompleted = false;
   let firstSpan: Span | undefined;
   let firstStarted = 0;
 
@@ -80,7 +81,10 @@ export function reportPipeline(
 
   return {
     statementCompleted(index) {
-      if (index !== prelude.length - 1) return;
+      // Once: a round trip sent again unnamed (prepared-statements.ts) completes the prelude again,
+      // and the first statement's span then covers both attempts.
+      if (index !== prelude.length - 1 || preludeCompleted) return;
+      preludeCompleted = true;
       preludeSpan.end();
       if (!first) return;
       firstStarted = performance.now();

@@ -1,15 +1,26 @@
-import { metrics, trace } from '@opentelemetry/api';
+import { type Context, metrics, type Span, trace } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation, type PgInstrumentationConfig } from '@opentelemetry/instrumentation-pg';
 import { type DataPoint, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 
 /** Reads metrics on demand. */
 class TestMetricReader extends MetricReader {
   protected async onForceFlush(): Promise<void> {}
   protected async onShutdown(): Promise<void> {}
+}
+
+/** Keeps every span as it starts, so that a span started and never ended can be found. */
+class StartedSpans implements SpanProcessor {
+  readonly spans: Span[] = [];
+  onStart(span: Span, _context: Context): void {
+    this.spans.push(span);
+  }
+  onEnd(): void {}
+  async forceFlush(): Promise<void> {}
+  async shutdown(): Promise<void> {}
 }
 
 /**
@@ -21,7 +32,8 @@ class TestMetricReader extends MetricReader {
  */
 export class OtelHarness {
   readonly spans = new InMemorySpanExporter();
-  private readonly tracerProvider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(this.spans)] });
+  private readonly started = new StartedSpans();
+  private readonly tracerProvider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(this.spans), this.started] });
   private readonly reader = new TestMetricReader();
   private readonly meterProvider = new MeterProvider({ readers: [this.reader] });
   readonly pg = new PgInstrumentation({ enabled: false });
@@ -58,6 +70,13 @@ export class OtelHarness {
 
   finishedSpans(): ReadableSpan[] {
     return this.spans.getFinishedSpans();
+  }
+
+  /** The names of the spans of trace `traceId` that were started and have not ended. */
+  unendedSpans(traceId: string): string[] {
+    return this.started.spans
+      .filter((span) => span.spanContext().traceId === traceId && span.isRecording())
+      .map((span) => (span as unknown as ReadableSpan).name);
   }
 
   /** The data points of metric `name` from any scope, with the scope's name. */

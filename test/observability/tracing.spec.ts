@@ -3,7 +3,9 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import request from 'supertest';
 import { AppModule } from '../../example/app.module';
-import { ObservabilityConfigError, type DatabaseModuleOptions } from '../../src';
+import { DataSource } from 'typeorm';
+import { ObservabilityConfigError, type DatabaseModuleOptions, TenancyService } from '../../src';
+import { PreparedStatements } from '../../src/tenancy/prepared-statements';
 import { bootApp } from '../utils/apps';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
 import { OtelHarness } from './otel-harness';
@@ -177,6 +179,42 @@ describe('Options of the module and of instrumentation-pg (PostgreSQL)', () => {
       expect(spans.filter((span) => span.attributes['fdl.tenant.id'] === tenant).map((span) => span.name.replace(/ .*$/, '')).sort()).toEqual(
         ['GET', 'fdl.prelude', 'pg.query:SELECT'].sort(),
       );
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('Traces when the server connection lost a prepared statement (PostgreSQL)', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('the round trip sent again unnamed: one prelude span, one span of the first statement, every span ended', async () => {
+    // One connection, so the request below meets the statements this one prepared.
+    const app = await bootApp(AppModule.register({ readEnvironment: false, useDatabase: true, url: db.url, poolSize: 1 }));
+    try {
+      const tenant = (await request(app.getHttpServer()).post('/tenants').send({ name: 'Hooli' }).expect(201)).body.id;
+      await request(app.getHttpServer()).get('/flows').set('X-Tenant-ID', tenant).expect(200);
+      // Only the SELECT's statement is gone (as behind a pooler): the prelude's Binds succeed and
+      // complete before the SELECT's fails, so the prelude is reported complete twice.
+      await app.get(TenancyService).runInTenant(tenant, async () => {
+        const manager = app.get(DataSource).manager;
+        const [select] = await manager.query(`SELECT name FROM pg_prepared_statements WHERE statement LIKE 'SELECT %FROM "flows"%' AND name LIKE 'fdl_%'`);
+        await manager.query(`DEALLOCATE "${select.name}"`);
+      });
+      otel.spans.reset();
+      await request(app.getHttpServer()).get('/flows').set('X-Tenant-ID', tenant).expect(200);
+      expect(app.get(PreparedStatements).enabled).toBe(false);
+      const spans = otel.finishedSpans();
+      const server = spans.find((span) => span.kind === SpanKind.SERVER)!;
+      const statements = spans.filter((span) => span.spanContext().traceId === server.spanContext().traceId && /^(fdl\.prelude|pg\.query)/.test(span.name));
+      expect(statements.map((span) => span.name.replace(/ .*$/, ''))).toEqual(['fdl.prelude', 'pg.query:SELECT', 'pg.query:COMMIT']);
+      expect(otel.unendedSpans(server.spanContext().traceId)).toEqual([]);
     } finally {
       await app.close();
     }
