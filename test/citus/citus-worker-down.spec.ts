@@ -69,11 +69,12 @@ describeOnCitus('A Citus worker stopped under load', () => {
     expect(onOther().length).toBeGreaterThan(0);
   });
 
-  it("tenants on the stopped worker get a 503 naming a worker (so does creating a tenant), the others keep working, all recover, no acknowledged write is lost", async () => {
+  it("tenants on the stopped worker get a 503 naming a worker (so does creating a tenant), the others keep working, GET /health stays 200, all recover, no acknowledged write is lost", async () => {
     const log: Logged[] = [];
     const marks = { stopping: Infinity, stopped: Infinity, starting: Infinity, started: Infinity };
     let loading = true;
     let refusedTenantCreation: { status: number; message?: string } | undefined;
+    let healthWhileDown: { status: number; body?: string } | undefined;
     const clients = Array.from({ length: CONCURRENCY }, async (_, k) => {
       for (let i = k; loading; i += CONCURRENCY) {
         const tenant = tenants[i % TENANTS];
@@ -102,6 +103,8 @@ describeOnCitus('A Citus worker stopped under load', () => {
         body: JSON.stringify({ name: 'during' }),
       });
       refusedTenantCreation = { status: created.status, message: ((await created.json()) as { message?: string }).message };
+      const health = await fetch(`${baseUrl}/health`);
+      healthWhileDown = { status: health.status, body: ((await health.json()) as { status?: string }).status };
       await cluster.startNode(stoppedWorker);
       marks.started = performance.now();
       await enoughSince(marks.started);
@@ -133,6 +136,8 @@ describeOnCitus('A Citus worker stopped under load', () => {
       status: 503,
       message: 'database unavailable: a worker node of the Citus cluster holding this data cannot be reached',
     });
+    // Readiness stays up: it checks the coordinator, and failing it would take every tenant out.
+    expect(healthWhileDown).toEqual({ status: 200, body: 'ok' });
     // Each phase was really exercised by both groups.
     for (const phase of [before, down, after]) {
       expect(phase.filter((r) => r.onStoppedWorker).length).toBeGreaterThanOrEqual(PER_PHASE);
