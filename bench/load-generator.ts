@@ -27,6 +27,8 @@ export interface LoadRun {
 }
 
 let child: ChildProcess | undefined;
+/** Replies carry no id: one run at a time, as the bench's scenarios run. */
+let running = false;
 
 /**
  * Runs autocannon in a child process of its own. In the bench's process it shared the one JavaScript
@@ -34,18 +36,24 @@ let child: ChildProcess | undefined;
  * both contenders alike, which pulled every HTTP ratio towards 1. A client on another thread is how a
  * server is loaded in production, and leaves the server's process only the server's work.
  */
-export function runLoad(run: LoadRun): Promise<LoadResult> {
+export async function runLoad(run: LoadRun): Promise<LoadResult> {
+  if (running) throw new Error('runLoad: a run is already under way (runs are one at a time)');
+  running = true;
   const worker = (child ??= startChild());
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`the load generator exited (${code}) during a run`));
-    worker.once('exit', onExit);
-    worker.once('message', (message: { result?: LoadResult; error?: string }) => {
-      worker.off('exit', onExit);
-      if (message.error !== undefined) reject(new Error(`load generator: ${message.error}`));
-      else resolve(message.result!);
+  try {
+    return await new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`the load generator exited (${code}) during a run`));
+      worker.once('exit', onExit);
+      worker.once('message', (message: { result?: LoadResult; error?: string }) => {
+        worker.off('exit', onExit);
+        if (message.error !== undefined) reject(new Error(`load generator: ${message.error}`));
+        else resolve(message.result!);
+      });
+      worker.send(run);
     });
-    worker.send(run);
-  });
+  } finally {
+    running = false;
+  }
 }
 
 function startChild(): ChildProcess {
