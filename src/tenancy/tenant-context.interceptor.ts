@@ -44,13 +44,17 @@ export class TenantContextInterceptor implements NestInterceptor {
   private readonly unscoped = new WeakMap<object, WeakMap<object, boolean>>();
   /** Node's request headers are keyed in lower case. */
   private readonly header: string;
+  /** Where the tenant id comes from, as errors name it. */
+  private readonly source: string;
 
   constructor(
     private readonly tenancy: TenancyService,
     private readonly reflector: Reflector,
     @Inject(DATABASE_MODULE_OPTIONS) private readonly options: DatabaseModuleOptions,
   ) {
-    this.header = (options.tenantHeader ?? DEFAULT_TENANT_HEADER).toLowerCase();
+    const header = options.tenantHeader ?? DEFAULT_TENANT_HEADER;
+    this.header = header.toLowerCase();
+    this.source = options.resolveTenant ? 'tenant id' : `${header} header`;
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -103,12 +107,11 @@ export class TenantContextInterceptor implements NestInterceptor {
 
   /** `value` as a canonical tenant id; 400 (or 401) naming where it came from when missing or malformed. */
   private tenantIdOf(value: unknown): string {
-    const source = this.options.resolveTenant ? 'tenant id' : `${this.options.tenantHeader ?? DEFAULT_TENANT_HEADER} header`;
     if (value === undefined || value === null || value === '') {
-      const message = `${source} is required`;
+      const message = `${this.source} is required`;
       throw this.options.missingTenantStatus === 401 ? new UnauthorizedException(message) : new BadRequestException(message);
     }
-    return parseTenantId(value, source);
+    return parseTenantId(value, this.source);
   }
 }
 
