@@ -78,6 +78,25 @@ BEGIN
   -- still lets PUBLIC create in schema public).
   EXECUTE format('ALTER SCHEMA public OWNER TO %I', owner);
   REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+  -- What SQL injected into a tenant transaction could leave on a pooled connection for the next
+  -- borrower, or store outside every table's policy, is not PUBLIC's (SECURITY.md, "Session state"):
+  -- temporary tables (they shadow the schema's tables by name), session-level advisory locks (they
+  -- outlive the transaction and block other tenants' audited writes) and new large objects (storage
+  -- that no tenant policy covers). Transaction-level advisory locks, which the module uses, stay.
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+  REVOKE EXECUTE ON FUNCTION
+    pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer), pg_catalog.lo_from_bytea(oid, bytea),
+    pg_catalog.lo_import(text), pg_catalog.lo_import(text, oid)
+  FROM PUBLIC;
+  REVOKE EXECUTE ON FUNCTION
+    pg_catalog.pg_advisory_lock(bigint), pg_catalog.pg_advisory_lock(integer, integer),
+    pg_catalog.pg_advisory_lock_shared(bigint), pg_catalog.pg_advisory_lock_shared(integer, integer),
+    pg_catalog.pg_try_advisory_lock(bigint), pg_catalog.pg_try_advisory_lock(integer, integer),
+    pg_catalog.pg_try_advisory_lock_shared(bigint), pg_catalog.pg_try_advisory_lock_shared(integer, integer)
+  FROM PUBLIC;
+  -- The migration commands hold a session-level lock while they run (one run at a time).
+  EXECUTE format('GRANT EXECUTE ON FUNCTION pg_catalog.pg_advisory_lock(bigint) TO %I', owner);
 END
 $$;
 

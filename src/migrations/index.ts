@@ -7,6 +7,7 @@ import { CreateAuditLogs1795478400006 } from './1795478400006-CreateAuditLogs';
 import { CreateHistoryPartitionFunctions1795478400007 } from './1795478400007-CreateHistoryPartitionFunctions';
 import { CreateTenantCheckFunction1795478400008 } from './1795478400008-CreateTenantCheckFunction';
 import { DistributeOnCitus1795478400009 } from './1795478400009-DistributeOnCitus';
+import { CreateSessionGuardFunction1795478400010 } from './1795478400010-CreateSessionGuardFunction';
 
 /** Every migration of the schema, in the order it must run. An explicit list: globs break once packed into `dist/`. */
 export const DATABASE_MIGRATIONS = [
@@ -19,4 +20,5 @@ export const DATABASE_MIGRATIONS = [
   CreateHistoryPartitionFunctions1795478400007,
   CreateTenantCheckFunction1795478400008,
   DistributeOnCitus1795478400009,
+  CreateSessionGuardFunction1795478400010,
 ];

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Counter, Histogram } from '@opentelemetry/api';
 import type { DatabaseModuleOptions } from '../database-module-options';
 import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
@@ -10,6 +10,7 @@ import { transactionOutcome } from './transaction-outcome';
 interface Instruments {
   transactionDuration: Histogram;
   preludeRefusals: Counter;
+  sessionStateFound: Counter;
   operationDuration: Histogram;
 }
 
@@ -50,6 +51,19 @@ export class DatabaseTelemetry {
     this.meters()?.preludeRefusals.add(1, { [ATTR.refusalReason]: reason });
   }
 
+  /**
+   * The session guard found state that an earlier transaction left on a pooled connection (SQL the
+   * module never sends: a sign of injected SQL). The connection is discarded; a security reviewer
+   * wants to hear of it, so it is logged as well as counted. `found` is the guard's list of kinds.
+   */
+  sessionStateFound(found: string): void {
+    new Logger('DatabaseModule').warn(
+      `A pooled connection held session state left by an earlier transaction (${found}): it was discarded and the transaction ` +
+        'ran on a fresh connection. The module never leaves such state: look for SQL built from input (SECURITY.md, "Session state").',
+    );
+    this.meters()?.sessionStateFound.add(1);
+  }
+
   /** A statement of the prelude's round trip, which no instrumentation of `pg` could time. */
   operationTimed(seconds: number, attributes: Record<string, string | number | undefined>): void {
     this.meters()?.operationDuration.record(seconds, attributes);
@@ -70,6 +84,10 @@ export class DatabaseTelemetry {
       preludeRefusals: meter.createCounter(METRIC.preludeRefusals, {
         description: 'Transactions whose prelude refused the tenant (unknown or suspended).',
         unit: '{transaction}',
+      }),
+      sessionStateFound: meter.createCounter(METRIC.sessionStateFound, {
+        description: 'Pooled connections discarded because an earlier transaction left session state on them.',
+        unit: '{connection}',
       }),
       operationDuration: meter.createHistogram(METRIC.operationDuration, {
         description: 'Duration of database client operations.',

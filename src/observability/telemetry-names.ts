@@ -7,6 +7,8 @@ export const METRIC = {
   transactionDuration: 'fdl.transaction.duration',
   /** Counter: transactions whose prelude refused the tenant, by reason. */
   preludeRefusals: 'fdl.prelude.refusals',
+  /** Counter: connections discarded because an earlier transaction left session state on them. */
+  sessionStateFound: 'fdl.session_state.found',
   /** Counter: migrations applied at start. */
   migrationsApplied: 'fdl.migrations.applied',
   /** Histogram, seconds (semantic conventions): statements sent in the prelude's round trip. */

@@ -11,6 +11,8 @@ export interface LoginRole {
   readsDirectly: string[];
   canBecomeApp: boolean;
   canBecomeSystem: boolean;
+  /** Session defaults set for it, or for fdl_app/fdl_system, here (`ALTER ROLE … SET`), as `role: name=value`. */
+  sessionDefaults: string[];
 }
 
 const SCHEMA_TABLES = ['tenants', 'flows', 'flow_versions', 'execution_snapshots', 'execution_history', 'audit_logs'];
@@ -25,7 +27,14 @@ export async function inspectLoginRole(dataSource: DataSource): Promise<LoginRol
                   WHERE to_regclass('public.' || t) IS NOT NULL
                     AND has_table_privilege(r.oid, to_regclass('public.' || t), 'SELECT')) AS "readsDirectly",
             pg_has_role(r.oid, 'fdl_app', 'MEMBER') AS "canBecomeApp",
-            pg_has_role(r.oid, 'fdl_system', 'MEMBER') AS "canBecomeSystem"
+            pg_has_role(r.oid, 'fdl_system', 'MEMBER') AS "canBecomeSystem",
+            ARRAY(SELECT sr.rolname || ': ' || setting
+                  FROM pg_catalog.pg_db_role_setting s
+                  JOIN pg_catalog.pg_roles sr ON sr.oid = s.setrole
+                  CROSS JOIN LATERAL unnest(s.setconfig) setting
+                  WHERE sr.rolname IN (r.rolname, 'fdl_app', 'fdl_system')
+                    AND s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database()))
+                  ORDER BY 1) AS "sessionDefaults"
      FROM pg_catalog.pg_roles r
      WHERE r.rolname = current_user`,
     [SCHEMA_TABLES],
@@ -72,6 +81,13 @@ export function judgeLoginRole(role: LoginRole, purpose: LoginPurpose, variable:
           `Make it NOINHERIT: ALTER ROLE "${role.name}" NOINHERIT`,
       );
     }
+  }
+  if (role.sessionDefaults.length) {
+    warnings.push(
+      `${login}; session defaults are set for it or its roles (${role.sessionDefaults.join('; ')}). A role may set its own (ALTER ROLE … SET, also from ` +
+        'SQL injected into a transaction); the module pins what isolation depends on in every transaction, but not, for example, DateStyle or ' +
+        `synchronous_commit. If you did not set them, reset them: ALTER ROLE "${role.name}" RESET ALL (SECURITY.md, "Session state")`,
+    );
   }
   if (purpose === 'tenant' && role.canBecomeSystem && !role.superuser) {
     warnings.push(`${login}, which can still become fdl_system although the system path has a login of its own: SQL sent in a tenant transaction could switch to it. Revoke it: REVOKE fdl_system FROM "${role.name}"`);

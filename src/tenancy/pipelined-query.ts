@@ -32,8 +32,11 @@ export interface PipelinedStatement {
    * connection, then only bound. One name always stands for one text.
    */
   name?: string;
-  /** The text holds a value and changes from call to call: never worth a name. */
-  varies?: boolean;
+  /**
+   * Never prepared: the text holds a value and changes from call to call, or the statement runs before
+   * the session guard, where a name could be an impostor's (prelude.ts).
+   */
+  unnamed?: boolean;
   /**
    * Nobody reads its rows (the prelude's statements): it is sent without Describe, and its rows are
    * dropped unparsed. pg would otherwise build a row parser per column for each such statement.

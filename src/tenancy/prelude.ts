@@ -11,8 +11,17 @@ export type PreludeForm = 'single-node' | 'citus';
 /**
  * The statements sent before a scoped transaction's first query, in the same round trip.
  *
- * Single node: the role, the tenant and the timeouts in one `set_config(…, true)` statement (i.e.
- * SET LOCAL), every value a bind parameter.
+ * First, unnamed (parsed every time, so that nothing left on the connection can stand in for them):
+ * BEGIN, the role switch, and the session guard (`fdl_assert_clean_session()`), which raises when an
+ * earlier transaction left session state behind: the server then skips everything after it, and the
+ * transaction runs on a fresh connection (scoped-transaction.ts). Only after the guard may prepared
+ * statements be bound: it has just seen that none was made with SQL's PREPARE, so each name is still
+ * the module's own statement. Then `RESET ALL` (session settings an earlier transaction committed are
+ * gone) and, in one `set_config(…, true)` statement (SET LOCAL), the tenant, the timeouts and the
+ * settings whose value decides what the transaction's SQL means, every value a bind parameter.
+ *
+ * BEGIN names its isolation level and READ WRITE: neither a session nor a role default
+ * (`ALTER ROLE … SET default_transaction_read_only`) decides them.
  *
  * Citus: the coordinator does not send `set_config()` to the workers, where the shards and their
  * RLS policies are: a tenant would read nothing there. Citus propagates the SET statement, with
@@ -20,50 +29,64 @@ export type PreludeForm = 'single-node' | 'citus';
  * role needs no propagation: Citus connects to the workers as the current role.
  */
 export function preludeStatements(form: PreludeForm, scope: DatabaseScope, timeouts: TransactionTimeouts): PipelinedStatement[] {
-  if (scope.kind === 'system') return [BEGIN, settings('fdl_system', undefined, timeouts)];
+  if (scope.kind === 'system') return [BEGIN, ROLE.fdl_system, ASSERT_CLEAN_SESSION, RESET_ALL, settings(undefined, timeouts)];
   if (form === 'citus') {
     return [
       BEGIN,
-      settings('fdl_app', undefined, timeouts),
+      ROLE.fdl_app,
+      ASSERT_CLEAN_SESSION,
+      RESET_ALL,
+      settings(undefined, timeouts),
       PROPAGATE_SET_LOCALLY,
-      { text: tenantSetStatement(scope.tenantId), varies: true, discardRows: true },
+      { text: tenantSetStatement(scope.tenantId), unnamed: true, discardRows: true },
       REQUIRE_ACTIVE_TENANT,
     ];
   }
-  return [BEGIN, settings('fdl_app', scope.tenantId, timeouts), REQUIRE_ACTIVE_TENANT];
+  return [BEGIN, ROLE.fdl_app, ASSERT_CLEAN_SESSION, RESET_ALL, settings(scope.tenantId, timeouts), REQUIRE_ACTIVE_TENANT];
 }
 
 // The prelude's results are never read: an error is all that matters of them.
-const BEGIN: PipelinedStatement = { text: 'BEGIN', discardRows: true };
+const BEGIN: PipelinedStatement = { text: 'BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE', unnamed: true, discardRows: true };
+const ROLE: Record<Role, PipelinedStatement> = {
+  fdl_app: { text: 'SET LOCAL ROLE fdl_app', unnamed: true, discardRows: true },
+  fdl_system: { text: 'SET LOCAL ROLE fdl_system', unnamed: true, discardRows: true },
+};
+const ASSERT_CLEAN_SESSION: PipelinedStatement = { text: 'SELECT public.fdl_assert_clean_session()', unnamed: true, discardRows: true };
+const RESET_ALL: PipelinedStatement = { text: 'RESET ALL', discardRows: true };
 const PROPAGATE_SET_LOCALLY: PipelinedStatement = { text: `SET LOCAL citus.propagate_set_commands = 'local'`, discardRows: true };
-const REQUIRE_ACTIVE_TENANT: PipelinedStatement = { text: 'SELECT fdl_require_active_tenant()', discardRows: true };
-
-/**
- * One `SELECT set_config(…, true), …`: the role, the tenant when given, and the timeouts, every value
- * a bind parameter. set_config('role', …, true) is SET LOCAL ROLE in a form that shares one statement
- * with the other settings. LOCAL everywhere: it ends with the transaction, so nothing survives on
- * the pooled connection, and it works through PgBouncer in transaction mode.
- */
-function settings(role: Role, tenantId: string | undefined, timeouts: TransactionTimeouts): PipelinedStatement {
-  const timeoutValues = [String(Math.round(timeouts.statementMs)), String(Math.round(timeouts.idleInTransactionMs))];
-  return tenantId === undefined
-    ? { text: SETTINGS_TEXTS[role].withoutTenant, values: timeoutValues, discardRows: true }
-    : { text: SETTINGS_TEXTS[role].withTenant, values: [tenantId, ...timeoutValues], discardRows: true };
-}
+const REQUIRE_ACTIVE_TENANT: PipelinedStatement = { text: 'SELECT public.fdl_require_active_tenant()', discardRows: true };
 
 type Role = 'fdl_app' | 'fdl_system';
 
-// The text depends only on the role and on whether the tenant is set: built once, not per
-// transaction (it is also the key its prepared statement is found by).
-function settingsText(role: Role, withTenant: boolean): string {
-  const names = [...(withTenant ? ['app.current_tenant_id'] : []), 'statement_timeout', 'idle_in_transaction_session_timeout'];
-  return `SELECT set_config('role', '${role}', true), ${names.map((name, i) => `set_config('${name}', $${i + 1}, true)`).join(', ')}`;
+/**
+ * Pinned for the transaction whatever a session or role default says. `search_path`: the schema's
+ * tables and types are found in `public` before any temporary relation of the session (PostgreSQL
+ * searches `pg_temp` first unless it is listed). `row_security = off` would make every policy-filtered
+ * query fail instead of filtering it.
+ */
+const PINNED_SETTINGS = `pg_catalog.set_config('search_path', '"$user", public, pg_temp', true), pg_catalog.set_config('row_security', 'on', true)`;
+
+/**
+ * One `SELECT set_config(…, true), …`: the tenant when given, the timeouts and the pinned settings.
+ * LOCAL everywhere: it ends with the transaction, so nothing survives on the pooled connection, and it
+ * works through PgBouncer in transaction mode.
+ */
+function settings(tenantId: string | undefined, timeouts: TransactionTimeouts): PipelinedStatement {
+  const timeoutValues = [String(Math.round(timeouts.statementMs)), String(Math.round(timeouts.idleInTransactionMs))];
+  return tenantId === undefined
+    ? { text: SETTINGS_WITHOUT_TENANT, values: timeoutValues, discardRows: true }
+    : { text: SETTINGS_WITH_TENANT, values: [tenantId, ...timeoutValues], discardRows: true };
 }
 
-const SETTINGS_TEXTS: Record<Role, { withTenant: string; withoutTenant: string }> = {
-  fdl_app: { withTenant: settingsText('fdl_app', true), withoutTenant: settingsText('fdl_app', false) },
-  fdl_system: { withTenant: settingsText('fdl_system', true), withoutTenant: settingsText('fdl_system', false) },
-};
+// The text depends only on whether the tenant is set: built once, not per transaction (it is also
+// the key its prepared statement is found by).
+function settingsText(withTenant: boolean): string {
+  const names = [...(withTenant ? ['app.current_tenant_id'] : []), 'statement_timeout', 'idle_in_transaction_session_timeout'];
+  return `SELECT ${names.map((name, i) => `pg_catalog.set_config('${name}', $${i + 1}, true)`).join(', ')}, ${PINNED_SETTINGS}`;
+}
+
+const SETTINGS_WITH_TENANT = settingsText(true);
+const SETTINGS_WITHOUT_TENANT = settingsText(false);
 
 /**
  * `SET LOCAL app.current_tenant_id = '…'`. SET takes no bind parameters, so the tenant id is written

@@ -1,16 +1,15 @@
 import { createHash } from 'node:crypto';
-import { Logger, type Provider } from '@nestjs/common';
+import type { Provider } from '@nestjs/common';
 import { readBooleanOption } from '../config/database-config';
 import type { DatabaseModuleOptions } from '../database-module-options';
 import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
-import type { PipelinedStatement } from './pipelined-query';
+import type { PipelineError, PipelinedStatement } from './pipelined-query';
 
 /** Distinct statement texts given a name, per process; later texts are sent unnamed. */
 const MAX_NAMED_TEXTS = 500;
 
 /** SQLSTATE 26000: a Bind named a statement this server connection does not have. */
 const UNKNOWN_STATEMENT = '26000';
-const OUR_STATEMENT = /prepared statement "fdl_[0-9a-f]{32}" does not exist/;
 
 /**
  * Server-side prepared statements for each transaction's first round trip: the tenant prelude and
@@ -19,30 +18,25 @@ const OUR_STATEMENT = /prepared statement "fdl_[0-9a-f]{32}" does not exist/;
  * a tenant read (README "Performance").
  *
  * Names are given per distinct text (never per value: values are always bound), at most
- * MAX_NAMED_TEXTS of them, so a connection holds a bounded number of statements. Statements whose
- * text holds a value (the tenant in Citus's `SET LOCAL`) are never named.
+ * MAX_NAMED_TEXTS of them, so a connection holds a bounded number of statements. Statements marked
+ * `unnamed` (a text holding a value; the prelude's statements before its session guard) never are.
  *
- * Connection poolers that share server connections between transactions (PgBouncer in transaction
- * mode before 1.21, or without `max_prepared_statements`) lose them between transactions: the first
- * Bind that misses its statement (SQLSTATE 26000) turns them off for the process, logged, and that
- * transaction's first round trip is sent again unnamed (nothing of it ran). `preparedStatements:
- * false` turns them off from the start.
+ * A server connection may lack a statement node-postgres believes it parsed: behind a pooler that
+ * shares server connections (PgBouncer in transaction mode before 1.21), or after SQL in an earlier
+ * transaction ran DEALLOCATE. {@link lostStatement} recognises that; the transaction then parses them
+ * again (scoped-transaction.ts). `preparedStatements: false` turns them off from the start.
  */
 export class PreparedStatements {
   private readonly names = new Map<string, string>();
 
-  constructor(private on: boolean) {}
-
-  get enabled(): boolean {
-    return this.on;
-  }
+  constructor(readonly enabled: boolean) {}
 
   /** `statements` with a name on each that may be prepared; unchanged when turned off. */
   named(statements: readonly PipelinedStatement[]): PipelinedStatement[] {
-    if (!this.on) return statements as PipelinedStatement[];
+    if (!this.enabled) return statements as PipelinedStatement[];
     const named: PipelinedStatement[] = [];
     for (const statement of statements) {
-      const name = statement.varies ? undefined : this.nameOf(statement.text);
+      const name = statement.unnamed ? undefined : this.nameOf(statement.text);
       // Built field by field: an object spread here cost more than the rest of the prelude's Node work.
       named.push(name === undefined ? statement : { text: statement.text, values: statement.values, name, discardRows: statement.discardRows });
     }
@@ -50,23 +44,20 @@ export class PreparedStatements {
   }
 
   /**
-   * Whether `error`, raised by a pipeline sent with named statements, means the server connection
-   * did not have one of them; if so they are turned off (logged once). Pipelines sent before that
-   * may still meet the same error: each is answered true, and sent again unnamed.
+   * Whether `error`, raised by `statements` (a pipeline), is the server not having the statement
+   * one of them was bound to: SQLSTATE 26000 at a statement sent with a name. Any name: behind
+   * PgBouncer 1.21+ the server's statement is PgBouncer's (`PGBOUNCER_n`), not ours. The
+   * application's own SQL raising 26000 (EXECUTE of a statement it never prepared) is not this.
    */
-  lostStatement(error: unknown): boolean {
-    const { code, message } = (error ?? {}) as { code?: string; message?: string };
-    // Only ours: the application's own SQL may raise 26000 too (EXECUTE of a statement it never prepared).
-    if (code !== UNKNOWN_STATEMENT || !OUR_STATEMENT.test(message ?? '')) return false;
-    if (this.on) {
-      this.on = false;
-      new Logger('DatabaseModule').warn(
-        'Prepared statements turned off: a server connection did not have one this connection had prepared, as happens behind ' +
-          'a pooler that shares server connections between transactions (PgBouncer in transaction mode before 1.21). ' +
-          'Set preparedStatements: false to start without them.',
-      );
-    }
-    return true;
+  static lostStatement(error: unknown, statements: readonly PipelinedStatement[]): boolean {
+    const { code, statementIndex } = (error ?? {}) as PipelineError & { code?: string };
+    return code === UNKNOWN_STATEMENT && statementIndex !== undefined && statements[statementIndex]?.name !== undefined;
+  }
+
+  /** Makes node-postgres parse `statements` again on `client`'s connection the next time they are sent. */
+  static forget(client: object, statements: readonly PipelinedStatement[]): void {
+    const parsed = (client as { connection?: { parsedStatements?: Record<string, string> } }).connection?.parsedStatements;
+    for (const { name } of statements) if (name !== undefined && parsed) delete parsed[name];
   }
 
   private nameOf(text: string): string | undefined {
@@ -85,7 +76,8 @@ export class PreparedStatements {
 /**
  * The name of `text`'s statement, from its content: every process, and every module in one, gives
  * one text the same name, so behind a pooler that shares server connections a name found prepared
- * there can only be this text, never another process's statement bound to our values.
+ * there can only be this text, never another process's statement bound to our values. (Public, and
+ * readable on the connection: what keeps an impostor out is the session guard, not the name.)
  */
 function statementName(text: string): string {
   return `fdl_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;

@@ -15,13 +15,24 @@ import { DatabaseUnavailableError, TenantNotFoundError, TransactionRolledBackErr
 interface PostgresQueryRunnerInternals {
   isTransactionActive: boolean;
   transactionDepth: number;
+  databaseConnection?: PoolClient;
+  databaseConnectionPromise?: Promise<PoolClient>;
+  releaseCallback?: (error?: Error) => void;
   releasePostgresConnection(error?: Error): Promise<void>;
+}
+
+interface PostgresDriverInternals {
+  obtainMasterConnection(): Promise<[PoolClient, (error?: Error) => void]>;
 }
 
 type QueryFunction = (...args: unknown[]) => unknown;
 
 /** SQLSTATE raised by fdl_require_active_tenant(). */
 const TENANT_NOT_ACTIVE = 'FDL03';
+/** SQLSTATE raised by fdl_assert_clean_session(): an earlier transaction left session state. */
+const SESSION_STATE_LEFT = 'FDL04';
+/** First round trips sent for one transaction at most (the last one unnamed), before its error stands. */
+const MAX_PIPELINE_ATTEMPTS = 4;
 
 /**
  * One tenant's (or the system's) transaction, begun lazily.
@@ -32,12 +43,20 @@ const TENANT_NOT_ACTIVE = 'FDL03';
  * server skips the query behind it. A request that never queries never holds a connection.
  * `end()` commits or rolls back and always leaves the connection with no transaction open and no
  * setting left before it goes back to the pool.
+ *
+ * A connection that an earlier transaction left holding session state (the prelude's guard raises),
+ * or that lost a prepared statement twice, is discarded in the middle of the first round trip and
+ * the transaction begins again on a fresh one: nothing of it had run, and the work never sees it.
  */
 export class ScopedTransaction {
   readonly manager: EntityManager;
   private readonly queryRunner: QueryRunner;
+  private readonly driver: PostgresDriverInternals;
   private borrowed?: Promise<PoolClient>;
+  /** The connection the transaction runs on: the borrowed one, or the one that replaced it. */
   private client?: PoolClient;
+  /** node-postgres's query of the connections (under the instance override made here). */
+  private originalQuery?: QueryFunction;
   /** Settles when the prelude has been answered: undefined on success, the error otherwise. */
   private prelude?: Promise<Error | undefined>;
   private ended = false;
@@ -56,10 +75,16 @@ export class ScopedTransaction {
     /** Single node or Citus: decided once, at start (ClusterTopology). */
     private readonly preludeForm: PreludeForm = 'single-node',
     private readonly prepared = new PreparedStatements(false),
+    /**
+     * Every connection reaches one backend session that outlives it (the embedded database): a
+     * tainted session is cleaned with DISCARD ALL, not left behind with its connection.
+     */
+    private readonly sharedSession = false,
   ) {
+    this.driver = dataSource.driver as unknown as PostgresDriverInternals;
     this.queryRunner = dataSource.createQueryRunner('master');
     const connect = this.queryRunner.connect.bind(this.queryRunner);
-    this.queryRunner.connect = () => (this.borrowed ??= this.borrow(connect));
+    this.queryRunner.connect = () => (this.borrowed ??= this.borrow(connect)).then(() => this.client!);
     // TypeORM must see a transaction from the start: otherwise save() would open its own and COMMIT
     // ours half-way, silently dropping the role switch for the rest of the request. Depth 1 also
     // turns a nested manager.transaction() into a SAVEPOINT.
@@ -112,46 +137,52 @@ export class ScopedTransaction {
    * the client, removed as soon as it has been used: later queries go straight to node-postgres.
    */
   private interceptFirstQuery(client: PoolClient): void {
-    const original = client.query as unknown as QueryFunction;
-    const patched = client as unknown as { query?: QueryFunction };
-    patched.query = (...args: unknown[]) => {
+    this.originalQuery = client.query as unknown as QueryFunction;
+    (client as unknown as { query?: QueryFunction }).query = (...args: unknown[]) => {
       const [text, values, callback] = args;
       let result: unknown;
       // One round trip for prelude + query needs the extended protocol for the query too, which
       // refuses several statements in one string: only single statements are merged.
       if (typeof text === 'string' && !text.includes(';') && (values === undefined || Array.isArray(values)) && callback === undefined) {
-        result = this.sendPrelude(client, { text, values: (values as unknown[] | undefined) ?? [] });
+        result = this.sendPrelude({ text, values: (values as unknown[] | undefined) ?? [] });
       } else {
         // Anything else (a stream, a config object, a callback) follows the prelude: two round trips.
-        void this.sendPrelude(client).catch(() => undefined);
-        result = this.afterPrelude(original, client, args);
+        void this.sendPrelude().catch(() => undefined);
+        result = this.afterPrelude(args);
       }
-      // Until the prelude is answered, and sent again where a pooler lost its prepared statements
-      // (sendPipeline), later queries wait for it: none may run in between on the connection.
-      const waiting = (...later: unknown[]) => this.afterPrelude(original, client, later);
-      patched.query = waiting;
-      void this.prelude!.then(() => {
-        if (patched.query === waiting) delete patched.query;
-      });
+      this.holdUntilPrelude(client);
       return result;
     };
   }
 
   /**
-   * `original(...args)` once the prelude has settled. Promise-style calls only: a stream or a
-   * callback call is handed to node-postgres at once (it answers synchronously), queued behind the
-   * prelude as before.
+   * Until the prelude is answered (sent again where a connection lost its prepared statements, or on
+   * another connection: sendPipeline), later queries on `client` wait for it: none may run in between.
    */
-  private afterPrelude(original: QueryFunction, client: PoolClient, args: unknown[]): unknown {
+  private holdUntilPrelude(client: PoolClient): void {
+    const patched = client as unknown as { query?: QueryFunction };
+    const waiting = (...later: unknown[]) => this.afterPrelude(later);
+    patched.query = waiting;
+    void this.prelude!.then(() => {
+      if (patched.query === waiting) delete patched.query;
+    });
+  }
+
+  /**
+   * The query once the prelude has settled, on the transaction's connection then. Promise-style calls
+   * only: a stream or a callback call is handed to node-postgres at once (it answers synchronously),
+   * queued behind the prelude as before.
+   */
+  private afterPrelude(args: unknown[]): unknown {
     const promiseStyle = !args.some((arg) => typeof arg === 'function') && typeof (args[0] as { submit?: unknown } | null)?.submit !== 'function';
-    return promiseStyle ? this.prelude!.then(() => original.apply(client, args)) : original.apply(client, args);
+    return promiseStyle ? this.prelude!.then(() => this.originalQuery!.apply(this.client, args)) : this.originalQuery!.apply(this.client, args);
   }
 
   /** Sends the prelude, followed by `first` when given; resolves to `first`'s result. */
-  private sendPrelude(client: PoolClient, first?: PipelinedStatement): Promise<QueryResult> {
+  private sendPrelude(first?: PipelinedStatement): Promise<QueryResult> {
     const statements = preludeStatements(this.preludeForm, this.scope, this.timeouts);
-    const report = reportPipeline(client, statements, first, this.scope, this.telemetry);
-    const sent = this.sendPipeline(client, first ? [...statements, first] : statements, report?.statementCompleted);
+    const report = reportPipeline(this.client!, statements, first, this.scope, this.telemetry);
+    const sent = this.sendPipeline(first ? [...statements, first] : statements, report?.statementCompleted);
     this.prelude = sent.then(
       () => (report?.settled(), undefined),
       (error: PipelineError) => {
@@ -170,29 +201,90 @@ export class ScopedTransaction {
   }
 
   /**
-   * The pipeline with its statements prepared where they may be (prepared-statements.ts). If the
-   * server connection has lost a statement (a pooler sharing it), nothing of the pipeline ran past
-   * that Bind: roll back and send it once more, unnamed.
+   * The pipeline with its statements prepared where they may be (prepared-statements.ts), on the
+   * transaction's connection. Nothing of a pipeline runs past the statement that fails, so where the
+   * connection is at fault the whole round trip is sent again:
+   * - its session guard found state an earlier transaction left: on a fresh connection;
+   * - a named statement was missing on the server: parsed again on the same connection, then on a
+   *   fresh one (PgBouncer 1.21+ may hold a server connection whose statements it wrongly believes
+   *   prepared; leaving in the middle of a transaction makes it close that server connection), and
+   *   last unnamed.
    */
-  private async sendPipeline(client: PoolClient, statements: PipelinedStatement[], completed?: (index: number) => void): Promise<QueryResult[]> {
-    const named = this.prepared.named(statements);
-    try {
-      return await queryPipelined(client, named, completed);
-    } catch (error) {
-      if (named === statements || !this.prepared.lostStatement(error)) throw error;
-      await uninstrumentedQuery(client).call(client, 'ROLLBACK');
-      return queryPipelined(client, statements, completed);
+  private async sendPipeline(statements: PipelinedStatement[], completed?: (index: number) => void): Promise<QueryResult[]> {
+    for (let attempt = 1; ; attempt++) {
+      const client = this.client!;
+      const sent = attempt < MAX_PIPELINE_ATTEMPTS ? this.prepared.named(statements) : statements;
+      try {
+        return await queryPipelined(client, sent, completed);
+      } catch (error) {
+        if (attempt === MAX_PIPELINE_ATTEMPTS) throw error;
+        if ((error as { code?: string }).code === SESSION_STATE_LEFT) {
+          this.telemetry?.sessionStateFound((error as { detail?: string }).detail ?? '');
+          await this.replaceConnection(error as Error);
+        } else if (PreparedStatements.lostStatement(error, sent)) {
+          PreparedStatements.forget(client, sent);
+          if (attempt === 1) await uninstrumentedQuery(client).call(client, 'ROLLBACK');
+          else await this.replaceConnection(error as Error);
+        } else {
+          throw error;
+        }
+      }
     }
   }
 
+  /**
+   * Gives the connection up in the middle of its failed first round trip and takes a fresh one from
+   * the pool for the query runner. Left with its transaction open, a server connection is closed: by
+   * PostgreSQL when the client goes, and by PgBouncer, which closes a server connection whose client
+   * leaves in a transaction; with it goes whatever session state it held. On the embedded database
+   * every connection reaches the same session: it is cleaned instead.
+   */
+  private async replaceConnection(cause: Error): Promise<void> {
+    const old = this.client!;
+    const runner = this.internals;
+    old.removeListener('error', this.onConnectionError);
+    delete (old as unknown as { query?: QueryFunction }).query;
+    if (this.sharedSession) {
+      const query = uninstrumentedQuery(old);
+      await query.call(old, 'ROLLBACK');
+      await query.call(old, 'DISCARD ALL');
+      (old as unknown as { connection: { parsedStatements: Record<string, string> } }).connection.parsedStatements = {};
+      runner.releaseCallback?.();
+    } else {
+      runner.releaseCallback?.(cause);
+    }
+    runner.releaseCallback = undefined;
+    runner.databaseConnection = undefined;
+    let connection: PoolClient;
+    let release: (error?: Error) => void;
+    try {
+      [connection, release] = await this.driver.obtainMasterConnection();
+    } catch (error) {
+      throw toUnavailableError(error) ?? error;
+    }
+    // As TypeORM's own connect() does: a connection lost later releases the runner.
+    const onRunnerError = (error: Error) => void runner.releasePostgresConnection(error);
+    connection.on('error', onRunnerError);
+    runner.databaseConnection = connection;
+    runner.databaseConnectionPromise = Promise.resolve(connection);
+    runner.releaseCallback = (error?: Error) => {
+      connection.removeListener('error', onRunnerError);
+      release(error);
+    };
+    this.client = connection;
+    connection.once('error', this.onConnectionError);
+    this.holdUntilPrelude(connection);
+  }
+
   private async finish(commit: boolean): Promise<void> {
-    const client = await this.borrowed!.catch(() => undefined);
-    if (!client) {
+    const borrowed = await this.borrowed!.catch(() => undefined);
+    if (!borrowed) {
       // The pool gave no connection: nothing to end, but work that wanted to commit did not.
       if (commit) await this.borrowed;
       return;
     }
     const preludeError = await this.prelude;
+    const client = this.client!;
     if (preludeError || !commit || !this.prelude) {
       await this.rollbackOrDestroy(client);
       // Even if the caller swallowed it, work that wanted to commit must not look successful.

@@ -68,7 +68,7 @@ export class TenancyService {
     const transaction = new ScopedTransaction(dataSource, scope, {
       statementMs: this.config.queryTimeout * 1000,
       idleInTransactionMs: this.config.idleInTransactionTimeout * 1000,
-    }, actor, this.telemetry, this.topology.preludeForm, this.prepared);
+    }, actor, this.telemetry, this.topology.preludeForm, this.prepared, this.config.backend === 'embedded');
     const finished = this.telemetry.transactionStarted(scope);
     return this.context.run(transaction, async () => {
       let result: T;
