@@ -5,7 +5,8 @@
 #   bash scripts/ci/test-on-postgres.sh 18 test/schema/smoke.spec.ts
 #
 # What depends on the server's version: the schema and its migrations (up, down, plain SQL), Row
-# Level Security isolation and its negative controls, the catalog checks, tenant transactions and
+# Level Security isolation and its negative controls, the catalog checks, tenant transactions, what
+# a tenant transaction may leave in the session (the guard reads version-dependent catalog views) and
 # the example API. The rest of the suite (PgBouncer, restarts of throwaway clusters, the embedded
 # database) uses the machine's own binaries and runs once, in `npm test`.
 set -uo pipefail
@@ -15,6 +16,7 @@ VERSION_SENSITIVE_TESTS=(
   test/schema/
   test/hostile/catalog.spec.ts
   test/hostile/negative-controls.spec.ts
+  test/hostile/session-state.spec.ts
   test/module/tenant-transactions.spec.ts
   test/example/example-api.spec.ts
 )

@@ -4,9 +4,9 @@ import { DatabaseModule, type DatabaseModuleOptions, TenantNotFoundError } from 
 import { bootApp } from '../utils/apps';
 import { DataSource } from 'typeorm';
 import { inspectLoginRole, judgeLoginRole } from '../../src/security/login-role';
-import { applyLeastPrivilegeLogins, loginUrl, TEST_LOGINS } from '../utils/least-privilege';
+import { loginUrl, TEST_LOGINS } from '../utils/least-privilege';
 import { MODERN_PGBOUNCER, MODERN_PGBOUNCER_SKIP_REASON, PGBOUNCER, type PgBouncer, startPgBouncer } from '../utils/pgbouncer';
-import { createTestDatabase, type TestDatabase, withServerClient } from '../utils/test-database';
+import { createTestDatabase, type TestDatabase } from '../utils/test-database';
 import { asSuperuser, asSystem, asTenant } from '../utils/tenant-sql';
 import { createTenants } from '../utils/tenants';
 import {
@@ -37,14 +37,31 @@ async function seedTenants(url: string): Promise<[string, string]> {
   return [a, b];
 }
 
+/**
+ * Gives PUBLIC back what sql/least-privilege-logins.sql revokes for session state (the template ran
+ * it): the layouts that test the module's own defences must let the attack do everything it can.
+ */
+const SESSION_STATE_FOR_PUBLIC = (database: string) => `
+  GRANT TEMPORARY ON DATABASE "${database}" TO PUBLIC;
+  GRANT EXECUTE ON FUNCTION lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea),
+    pg_advisory_lock(bigint), pg_advisory_lock(integer, integer), pg_advisory_lock_shared(bigint), pg_advisory_lock_shared(integer, integer),
+    pg_try_advisory_lock(bigint), pg_try_advisory_lock(integer, integer), pg_try_advisory_lock_shared(bigint), pg_try_advisory_lock_shared(integer, integer)
+  TO PUBLIC`;
+
+async function openToPublic(db: TestDatabase): Promise<void> {
+  await asSuperuser(db.url, (c) => c.query(SESSION_STATE_FOR_PUBLIC(db.name)));
+}
+
 const moduleOn = (url: string, options: DatabaseModuleOptions = {}) =>
   bootApp(DatabaseModule.forRoot({ useDatabase: true, url, readEnvironment: false, poolSize: 1, ...options }));
 
 /** A backend of one application on a pool of one connection: every transaction on the same session. */
 async function onePooledConnection(url: (db: TestDatabase) => string, options: (db: TestDatabase) => DatabaseModuleOptions, productionLayout: boolean): Promise<HostileBackend> {
   const db = await createTestDatabase();
-  // A clone of the template gets the template's objects, not its database-level grants (TEMPORARY).
-  if (productionLayout) await withServerClient(applyLeastPrivilegeLogins, db.url);
+  // A clone of the template gets the template's objects and their grants, not the database's own
+  // (TEMPORARY): that one revoke of the operator's script is made again here.
+  if (productionLayout) await asSuperuser(db.url, (c) => c.query(`REVOKE TEMPORARY ON DATABASE "${db.name}" FROM PUBLIC`));
+  else await openToPublic(db);
   const [a, b] = await seedTenants(db.url);
   const app = await moduleOn(url(db), options(db));
   const instance = instanceOf(app);
@@ -150,6 +167,7 @@ function throughPgBouncer(label: string, binary: string | undefined, settings: R
     const apps: INestApplication[] = [];
     beforeAll(async () => {
       db = await createTestDatabase();
+      await openToPublic(db);
       const [a, b] = await seedTenants(db.url);
       bouncer = await startPgBouncer(process.env.FDL_TEST_SERVER_URL!, 1, { binary, settings });
       const url = bouncer.urlOf(db.name);

@@ -81,8 +81,10 @@ describe.each(BACKENDS)('Traces of the example API on $name (instrumentation-pg 
     expect(trace.status).toBe(200);
     expect(names(trace)).toEqual(['fdl.prelude', 'pg.query:SELECT', 'pg.query:COMMIT']);
     const [prelude, first] = trace.db;
-    expect(prelude.attributes).toMatchObject({ 'db.operation.name': 'BATCH', 'db.operation.batch.size': 3, 'fdl.transaction.scope': 'tenant' });
-    expect(prelude.attributes['db.query.text']).toMatch(/^BEGIN; SELECT set_config\('role'.*; SELECT fdl_require_active_tenant\(\)$/);
+    expect(prelude.attributes).toMatchObject({ 'db.operation.name': 'BATCH', 'db.operation.batch.size': 6, 'fdl.transaction.scope': 'tenant' });
+    expect(prelude.attributes['db.query.text']).toMatch(
+      /^BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE; SET LOCAL ROLE fdl_app; SELECT public\.fdl_assert_clean_session\(\); RESET ALL; SELECT pg_catalog\.set_config\('app\.current_tenant_id'.*; SELECT public\.fdl_require_active_tenant\(\)$/,
+    );
     expect(first.attributes['db.query.text']).toMatch(/^SELECT .*FROM "flows"/);
     expect(first.attributes['db.query.text']).not.toContain('BEGIN');
     // Every database span is a child of its request's HTTP span.
@@ -194,7 +196,7 @@ describe('Traces when the server connection lost a prepared statement (PostgreSQ
     await db?.drop();
   });
 
-  it('the round trip sent again unnamed: one prelude span, one span of the first statement, every span ended', async () => {
+  it('the round trip sent again, its statements parsed again: one prelude span, one span of the first statement, every span ended', async () => {
     // One connection, so the request below meets the statements this one prepared.
     const app = await bootApp(AppModule.register({ readEnvironment: false, useDatabase: true, url: db.url, poolSize: 1 }));
     try {
@@ -209,7 +211,7 @@ describe('Traces when the server connection lost a prepared statement (PostgreSQ
       });
       otel.spans.reset();
       await request(app.getHttpServer()).get('/flows').set('X-Tenant-ID', tenant).expect(200);
-      expect(app.get(PreparedStatements).enabled).toBe(false);
+      expect(app.get(PreparedStatements).enabled).toBe(true);
       const spans = otel.finishedSpans();
       const server = spans.find((span) => span.kind === SpanKind.SERVER)!;
       const statements = spans.filter((span) => span.spanContext().traceId === server.spanContext().traceId && /^(fdl\.prelude|pg\.query)/.test(span.name));

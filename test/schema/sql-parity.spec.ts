@@ -48,7 +48,7 @@ describe('plain SQL migrations (migrations/*.sql)', () => {
         'flows',
         'tenants',
       ]);
-      expect(fromSql.functions).toHaveLength(9);
+      expect(fromSql.functions).toHaveLength(10);
     });
   });
 
