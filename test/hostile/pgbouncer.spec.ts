@@ -36,9 +36,9 @@ describeWithBouncer('Through PgBouncer in transaction pooling mode', () => {
   });
 
   // With prepared statements on (the default): a server connection may lack one its client had
-  // prepared elsewhere (then they are turned off and that round trip is sent again unnamed), or have
-  // it from another client: named by their text, it is the same statement. Either way, every answer
-  // below must be right. (The fallback itself, made certain: test/module/prepared-statements.spec.ts.)
+  // prepared elsewhere (then that round trip is sent again with its statements parsed there), or
+  // have it from another client: named by their text, it is the same statement. Either way, every
+  // answer below must be right. (Parsing again, made certain: test/module/prepared-statements.spec.ts.)
   it('600 concurrent requests over 12 tenants share 3 server connections, and no response holds another tenant\'s row', async () => {
     const server = example.getHttpServer();
     const responses = await Promise.all(

@@ -15,6 +15,7 @@ import {
   type HostileBackend,
   type Instance,
   instanceOf,
+  openSessionStateToPublic,
   sessionStateCases,
   SWAP_PREPARED_STATEMENTS,
   VECTORS,
@@ -37,19 +38,8 @@ async function seedTenants(url: string): Promise<[string, string]> {
   return [a, b];
 }
 
-/**
- * Gives PUBLIC back what sql/least-privilege-logins.sql revokes for session state (the template ran
- * it): the layouts that test the module's own defences must let the attack do everything it can.
- */
-const SESSION_STATE_FOR_PUBLIC = (database: string) => `
-  GRANT TEMPORARY ON DATABASE "${database}" TO PUBLIC;
-  GRANT EXECUTE ON FUNCTION lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea),
-    pg_advisory_lock(bigint), pg_advisory_lock(integer, integer), pg_advisory_lock_shared(bigint), pg_advisory_lock_shared(integer, integer),
-    pg_try_advisory_lock(bigint), pg_try_advisory_lock(integer, integer), pg_try_advisory_lock_shared(bigint), pg_try_advisory_lock_shared(integer, integer)
-  TO PUBLIC`;
-
 async function openToPublic(db: TestDatabase): Promise<void> {
-  await asSuperuser(db.url, (c) => c.query(SESSION_STATE_FOR_PUBLIC(db.name)));
+  await openSessionStateToPublic(db.url, db.name);
 }
 
 const moduleOn = (url: string, options: DatabaseModuleOptions = {}) =>

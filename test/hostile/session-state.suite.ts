@@ -29,6 +29,21 @@ export interface HostileBackend {
   close(): Promise<void>;
 }
 
+/**
+ * Gives PUBLIC back what sql/least-privilege-logins.sql revokes for session state (the test template
+ * ran it): the layouts that test the module's own defences must let the attack do everything it can.
+ */
+export async function openSessionStateToPublic(url: string, database: string): Promise<void> {
+  await asSuperuser(url, (c) =>
+    c.query(`
+      GRANT TEMPORARY ON DATABASE "${database}" TO PUBLIC;
+      GRANT EXECUTE ON FUNCTION lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea),
+        pg_advisory_lock(bigint), pg_advisory_lock(integer, integer), pg_advisory_lock_shared(bigint), pg_advisory_lock_shared(integer, integer),
+        pg_try_advisory_lock(bigint), pg_try_advisory_lock(integer, integer), pg_try_advisory_lock_shared(bigint), pg_try_advisory_lock_shared(integer, integer)
+      TO PUBLIC`),
+  );
+}
+
 /** What an attack does in tenant A's transaction: SQL a bug in a handler lets through, as the attacker writes it. */
 export interface SessionStateVector {
   name: string;
