@@ -22,6 +22,7 @@ import { FlowVersionsService } from './lifecycle/flow-versions.service';
 import { HistoryPartitionsService } from './lifecycle/history-partitions.service';
 import { ClusterTopology } from './cluster/cluster-topology';
 import { PreparedStatements } from './tenancy/prepared-statements';
+import { SessionGuard } from './tenancy/session-guard';
 import { LoginRoleCheck } from './security/login-role.check';
 import { SystemDataSource } from './tenancy/system-data-source';
 import { DatabaseTelemetry } from './observability/database-telemetry';
@@ -80,6 +81,7 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
     SystemDataSource.provider,
     ClusterTopology.provider,
     PreparedStatements.provider,
+    SessionGuard.provider,
     LoginRoleCheck,
     DatabaseTelemetry,
     ObservabilityLifecycle,

@@ -14,7 +14,15 @@ import type { PreludeForm } from '../tenancy/prelude';
  * (tenancy/routing-predicate.ts) is the same on both.
  */
 export class ClusterTopology {
-  constructor(readonly preludeForm: PreludeForm) {}
+  constructor(
+    readonly preludeForm: PreludeForm,
+    /**
+     * A connection pooler (PgBouncer, …) stands between the module and PostgreSQL: the server session
+     * a transaction lands on is not its client connection's, so nothing about it can be vouched for
+     * (tenancy/session-guard.ts).
+     */
+    readonly behindPooler = false,
+  ) {}
 
   get isCitus(): boolean {
     return this.preludeForm === 'citus';
@@ -37,7 +45,9 @@ export class ClusterTopology {
           `so requests that use it will answer 503 until an operator gives it LOGIN and credentials (README "Scaling out with Citus")`,
       );
     }
-    return new ClusterTopology(citus ? 'citus' : 'single-node');
+    const pooled = await behindPooler(dataSource);
+    if (pooled) logger.log('Connected through a connection pooler: every transaction checks its server session for state left by another');
+    return new ClusterTopology(citus ? 'citus' : 'single-node', pooled);
   }
 
   static readonly provider: Provider = {
@@ -47,6 +57,21 @@ export class ClusterTopology {
       return ClusterTopology.detect(dataSource, isGiven(options.citus) ? readBooleanOption(options.citus, 'citus') : undefined);
     },
   };
+}
+
+/**
+ * A pooler answers the startup with key data of its own (the cancel key it maps to a server
+ * connection): the process id it gives is not the server session's `pg_backend_pid()`.
+ */
+async function behindPooler(dataSource: DataSource): Promise<boolean> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    const client = (await runner.connect()) as { processID?: number; query(text: string): Promise<{ rows: { pid: number }[] }> };
+    const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
+    return client.processID !== undefined && client.processID !== null && rows[0].pid !== client.processID;
+  } finally {
+    await runner.release();
+  }
 }
 
 async function hasCitusExtension(dataSource: DataSource): Promise<boolean> {

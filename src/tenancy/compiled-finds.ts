@@ -1,3 +1,4 @@
+import { SessionGuard } from './session-guard';
 import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { isFlatEntity } from './flat-entity';
@@ -94,6 +95,7 @@ export class CompiledFinds {
       routed: tenantColumn !== undefined,
     };
     if (this.shapes.size < MAX_SHAPES) this.shapes.set(shape, compiled);
+    SessionGuard.registerModuleStatement(compiled.sql);
     return compiled;
   }
 

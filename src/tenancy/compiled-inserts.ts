@@ -1,3 +1,4 @@
+import { SessionGuard } from './session-guard';
 import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { isFlatEntity } from './flat-entity';
@@ -87,6 +88,7 @@ export class CompiledInserts {
       bound,
     };
     if (this.shapes.size < MAX_SHAPES) this.shapes.set(shape, compiled);
+    SessionGuard.registerModuleStatement(compiled.sql);
     return compiled;
   }
 

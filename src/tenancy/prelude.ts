@@ -11,14 +11,18 @@ export type PreludeForm = 'single-node' | 'citus';
 /**
  * The statements sent before a scoped transaction's first query, in the same round trip.
  *
- * First, unnamed (parsed every time, so that nothing left on the connection can stand in for them):
- * BEGIN, the role switch, and the session guard (`fdl_assert_clean_session()`), which raises when an
+ * Where the connection may hold state of SQL the module did not write (session-guard.ts decides),
+ * the prelude is guarded. First, unnamed (parsed every time, so that nothing left on the connection can
+ * stand in for them): BEGIN, the role switch, and the session guard (`fdl_assert_clean_session()`), which raises when an
  * earlier transaction left session state behind: the server then skips everything after it, and the
  * transaction runs on a fresh connection (scoped-transaction.ts). Only after the guard may prepared
  * statements be bound: it has just seen that none was made with SQL's PREPARE, so each name is still
  * the module's own statement. Then `RESET ALL` (session settings an earlier transaction committed are
  * gone) and, in one `set_config(…, true)` statement (SET LOCAL), the tenant, the timeouts and the
  * settings whose value decides what the transaction's SQL means, every value a bind parameter.
+ *
+ * Otherwise it is BEGIN and the settings only, all prepared: no SQL but the module's own has run on
+ * that session, so it holds no statement, relation or setting of anyone else's.
  *
  * BEGIN names its isolation level and READ WRITE: neither a session nor a role default
  * (`ALTER ROLE … SET default_transaction_read_only`) decides them.
@@ -28,25 +32,26 @@ export type PreludeForm = 'single-node' | 'citus';
  * `citus.propagate_set_commands = 'local'`, to the worker transactions it opens afterwards. The
  * role needs no propagation: Citus connects to the workers as the current role.
  */
-export function preludeStatements(form: PreludeForm, scope: DatabaseScope, timeouts: TransactionTimeouts): PipelinedStatement[] {
-  if (scope.kind === 'system') return [BEGIN, ROLE.fdl_system, ASSERT_CLEAN_SESSION, RESET_ALL, settings(undefined, timeouts)];
+export function preludeStatements(form: PreludeForm, scope: DatabaseScope, timeouts: TransactionTimeouts, guarded = true): PipelinedStatement[] {
+  const role: Role = scope.kind === 'system' ? 'fdl_system' : 'fdl_app';
+  const head = guarded ? [BEGIN_UNNAMED, ROLE[role], ASSERT_CLEAN_SESSION, RESET_ALL] : [BEGIN];
+  if (scope.kind === 'system') return [...head, settings(role, undefined, timeouts)];
   if (form === 'citus') {
     return [
-      BEGIN,
-      ROLE.fdl_app,
-      ASSERT_CLEAN_SESSION,
-      RESET_ALL,
-      settings(undefined, timeouts),
+      ...head,
+      settings(role, undefined, timeouts),
       PROPAGATE_SET_LOCALLY,
       { text: tenantSetStatement(scope.tenantId), unnamed: true, discardRows: true },
       REQUIRE_ACTIVE_TENANT,
     ];
   }
-  return [BEGIN, ROLE.fdl_app, ASSERT_CLEAN_SESSION, RESET_ALL, settings(scope.tenantId, timeouts), REQUIRE_ACTIVE_TENANT];
+  return [...head, settings(role, scope.tenantId, timeouts), REQUIRE_ACTIVE_TENANT];
 }
 
 // The prelude's results are never read: an error is all that matters of them.
-const BEGIN: PipelinedStatement = { text: 'BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE', unnamed: true, discardRows: true };
+const BEGIN_TEXT = 'BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE';
+const BEGIN: PipelinedStatement = { text: BEGIN_TEXT, discardRows: true };
+const BEGIN_UNNAMED: PipelinedStatement = { text: BEGIN_TEXT, unnamed: true, discardRows: true };
 const ROLE: Record<Role, PipelinedStatement> = {
   fdl_app: { text: 'SET LOCAL ROLE fdl_app', unnamed: true, discardRows: true },
   fdl_system: { text: 'SET LOCAL ROLE fdl_system', unnamed: true, discardRows: true },
@@ -67,26 +72,31 @@ type Role = 'fdl_app' | 'fdl_system';
 const PINNED_SETTINGS = `pg_catalog.set_config('search_path', '"$user", public, pg_temp', true), pg_catalog.set_config('row_security', 'on', true)`;
 
 /**
- * One `SELECT set_config(…, true), …`: the tenant when given, the timeouts and the pinned settings.
+ * One `SELECT set_config(…, true), …`: the role (again, where the guarded head switched already: one
+ * text for both heads), the tenant when given, the timeouts and the pinned settings.
+ * `set_config('role', …, true)` is SET LOCAL ROLE in a form that shares one statement with the rest.
  * LOCAL everywhere: it ends with the transaction, so nothing survives on the pooled connection, and it
  * works through PgBouncer in transaction mode.
  */
-function settings(tenantId: string | undefined, timeouts: TransactionTimeouts): PipelinedStatement {
+function settings(role: Role, tenantId: string | undefined, timeouts: TransactionTimeouts): PipelinedStatement {
   const timeoutValues = [String(Math.round(timeouts.statementMs)), String(Math.round(timeouts.idleInTransactionMs))];
   return tenantId === undefined
-    ? { text: SETTINGS_WITHOUT_TENANT, values: timeoutValues, discardRows: true }
-    : { text: SETTINGS_WITH_TENANT, values: [tenantId, ...timeoutValues], discardRows: true };
+    ? { text: SETTINGS_TEXTS[role].withoutTenant, values: timeoutValues, discardRows: true }
+    : { text: SETTINGS_TEXTS[role].withTenant, values: [tenantId, ...timeoutValues], discardRows: true };
 }
 
-// The text depends only on whether the tenant is set: built once, not per transaction (it is also
-// the key its prepared statement is found by).
-function settingsText(withTenant: boolean): string {
+// The text depends only on the role and on whether the tenant is set: built once, not per
+// transaction (it is also the key its prepared statement is found by).
+function settingsText(role: Role, withTenant: boolean): string {
   const names = [...(withTenant ? ['app.current_tenant_id'] : []), 'statement_timeout', 'idle_in_transaction_session_timeout'];
-  return `SELECT ${names.map((name, i) => `pg_catalog.set_config('${name}', $${i + 1}, true)`).join(', ')}, ${PINNED_SETTINGS}`;
+  const values = names.map((name, i) => `pg_catalog.set_config('${name}', $${i + 1}, true)`);
+  return `SELECT pg_catalog.set_config('role', '${role}', true), ${values.join(', ')}, ${PINNED_SETTINGS}`;
 }
 
-const SETTINGS_WITH_TENANT = settingsText(true);
-const SETTINGS_WITHOUT_TENANT = settingsText(false);
+const SETTINGS_TEXTS: Record<Role, { withTenant: string; withoutTenant: string }> = {
+  fdl_app: { withTenant: settingsText('fdl_app', true), withoutTenant: settingsText('fdl_app', false) },
+  fdl_system: { withTenant: settingsText('fdl_system', true), withoutTenant: settingsText('fdl_system', false) },
+};
 
 /**
  * `SET LOCAL app.current_tenant_id = '…'`. SET takes no bind parameters, so the tenant id is written

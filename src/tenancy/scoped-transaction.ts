@@ -8,6 +8,7 @@ import { toUnavailableError } from './database-unavailable';
 import { type PipelineError, type PipelinedStatement, queryPipelined } from './pipelined-query';
 import { type PreludeForm, preludeStatements } from './prelude';
 import { PreparedStatements } from './prepared-statements';
+import { SessionGuard } from './session-guard';
 import { routeToTenant } from './routing-predicate';
 import { DatabaseUnavailableError, TenantNotFoundError, TransactionRolledBackError } from './tenancy.errors';
 
@@ -57,6 +58,10 @@ export class ScopedTransaction {
   private client?: PoolClient;
   /** node-postgres's query of the connections (under the instance override made here). */
   private originalQuery?: QueryFunction;
+  /** The prelude carries the session guard (session-guard.ts). */
+  private guarded = true;
+  /** A statement the module did not write was sent: the connection cannot be vouched for afterwards. */
+  private foreign = false;
   /** Settles when the prelude has been answered: undefined on success, the error otherwise. */
   private prelude?: Promise<Error | undefined>;
   private ended = false;
@@ -75,6 +80,8 @@ export class ScopedTransaction {
     /** Single node or Citus: decided once, at start (ClusterTopology). */
     private readonly preludeForm: PreludeForm = 'single-node',
     private readonly prepared = new PreparedStatements(false),
+    /** Whether a connection's prelude must carry the session guard; without it, always. */
+    private readonly sessionGuard?: SessionGuard,
     /**
      * Every connection reaches one backend session that outlives it (the embedded database): a
      * tainted session is cleaned with DISCARD ALL, not left behind with its connection.
@@ -97,9 +104,16 @@ export class ScopedTransaction {
   async end(commit: boolean): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    let clean = false;
     try {
       if (this.borrowed) await this.finish(commit);
+      clean = !this.foreign && (await this.prelude) === undefined && this.connectionLost === undefined;
     } finally {
+      if (this.client) {
+        if (clean) this.sessionGuard?.vouch(this.client);
+        else this.sessionGuard?.withdraw(this.client);
+        delete (this.client as unknown as { query?: QueryFunction }).query;
+      }
       this.client?.removeListener('error', this.onConnectionError);
       this.internals.isTransactionActive = false;
       await this.queryRunner.release();
@@ -128,6 +142,7 @@ export class ScopedTransaction {
     // The server may end the session under us (restart, idle_in_transaction_session_timeout); TypeORM
     // then releases the runner and later statements fail with a confusing "already released".
     this.client.once('error', this.onConnectionError);
+    this.guarded = this.sessionGuard?.needed(this.client) ?? true;
     this.interceptFirstQuery(this.client);
     return this.client;
   }
@@ -140,6 +155,7 @@ export class ScopedTransaction {
     this.originalQuery = client.query as unknown as QueryFunction;
     (client as unknown as { query?: QueryFunction }).query = (...args: unknown[]) => {
       const [text, values, callback] = args;
+      this.note(text);
       let result: unknown;
       // One round trip for prelude + query needs the extended protocol for the query too, which
       // refuses several statements in one string: only single statements are merged.
@@ -161,11 +177,17 @@ export class ScopedTransaction {
    */
   private holdUntilPrelude(client: PoolClient): void {
     const patched = client as unknown as { query?: QueryFunction };
-    const waiting = (...later: unknown[]) => this.afterPrelude(later);
+    const waiting = (...later: unknown[]) => (this.note(later[0]), this.afterPrelude(later));
     patched.query = waiting;
+    // Then every statement passes by note() on its way to node-postgres, until end() removes it.
     void this.prelude!.then(() => {
-      if (patched.query === waiting) delete patched.query;
+      if (patched.query === waiting) patched.query = (...later: unknown[]) => (this.note(later[0]), this.originalQuery!.apply(client, later));
     });
+  }
+
+  /** Records a statement the module did not write (session-guard.ts). */
+  private note(text: unknown): void {
+    if (!this.foreign && !SessionGuard.isModuleStatement(text)) this.foreign = true;
   }
 
   /**
@@ -180,13 +202,13 @@ export class ScopedTransaction {
 
   /** Sends the prelude, followed by `first` when given; resolves to `first`'s result. */
   private sendPrelude(first?: PipelinedStatement): Promise<QueryResult> {
-    const statements = preludeStatements(this.preludeForm, this.scope, this.timeouts);
+    const statements = this.preludeStatements();
     const report = reportPipeline(this.client!, statements, first, this.scope, this.telemetry);
-    const sent = this.sendPipeline(first ? [...statements, first] : statements, report?.statementCompleted);
+    const sent = this.sendPipeline(first, statements.length, report?.statementCompleted);
     this.prelude = sent.then(
       () => (report?.settled(), undefined),
       (error: PipelineError) => {
-        const refusal = first && error.statementIndex === statements.length ? undefined : toPreludeError(error);
+        const refusal = first && error.statementIndex === this.preludeStatements().length ? undefined : toPreludeError(error);
         if (refusal instanceof TenantNotFoundError) this.telemetry?.preludeRefused(refusal.reason);
         report?.settled(error, refusal);
         return refusal;
@@ -210,12 +232,16 @@ export class ScopedTransaction {
    *   prepared; leaving in the middle of a transaction makes it close that server connection), and
    *   last unnamed.
    */
-  private async sendPipeline(statements: PipelinedStatement[], completed?: (index: number) => void): Promise<QueryResult[]> {
+  private async sendPipeline(first: PipelinedStatement | undefined, reportedLength: number, completed?: (index: number) => void): Promise<QueryResult[]> {
     for (let attempt = 1; ; attempt++) {
       const client = this.client!;
+      const prelude = this.preludeStatements();
+      const statements = first ? [...prelude, first] : prelude;
       const sent = attempt < MAX_PIPELINE_ATTEMPTS ? this.prepared.named(statements) : statements;
+      // The report counts statements as first sent; a guarded retry has a longer head, the same tail.
+      const offset = prelude.length - reportedLength;
       try {
-        return await queryPipelined(client, sent, completed);
+        return await queryPipelined(client, sent, completed && ((index) => index >= offset && completed(index - offset)));
       } catch (error) {
         if (attempt === MAX_PIPELINE_ATTEMPTS) throw error;
         if ((error as { code?: string }).code === SESSION_STATE_LEFT) {
@@ -241,6 +267,7 @@ export class ScopedTransaction {
    */
   private async replaceConnection(cause: Error): Promise<void> {
     const old = this.client!;
+    this.sessionGuard?.withdraw(old);
     const runner = this.internals;
     old.removeListener('error', this.onConnectionError);
     delete (old as unknown as { query?: QueryFunction }).query;
@@ -272,8 +299,13 @@ export class ScopedTransaction {
       release(error);
     };
     this.client = connection;
+    this.guarded = true;
     connection.once('error', this.onConnectionError);
     this.holdUntilPrelude(connection);
+  }
+
+  private preludeStatements(): PipelinedStatement[] {
+    return preludeStatements(this.preludeForm, this.scope, this.timeouts, this.guarded);
   }
 
   private async finish(commit: boolean): Promise<void> {

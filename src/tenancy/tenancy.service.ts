@@ -6,6 +6,7 @@ import { ClusterTopology } from '../cluster/cluster-topology';
 import { DatabaseTelemetry } from '../observability/database-telemetry';
 import { type DatabaseScope, sameScope } from './database-scope';
 import { PreparedStatements } from './prepared-statements';
+import { SessionGuard } from './session-guard';
 import { ScopedTransaction } from './scoped-transaction';
 import { SystemDataSource } from './system-data-source';
 import { TenantContext } from './tenant-context';
@@ -32,6 +33,7 @@ export class TenancyService {
     private readonly telemetry: DatabaseTelemetry,
     private readonly topology: ClusterTopology,
     private readonly prepared: PreparedStatements,
+    private readonly sessionGuard: SessionGuard,
   ) {}
 
   /**
@@ -68,7 +70,7 @@ export class TenancyService {
     const transaction = new ScopedTransaction(dataSource, scope, {
       statementMs: this.config.queryTimeout * 1000,
       idleInTransactionMs: this.config.idleInTransactionTimeout * 1000,
-    }, actor, this.telemetry, this.topology.preludeForm, this.prepared, this.config.backend === 'embedded');
+    }, actor, this.telemetry, this.topology.preludeForm, this.prepared, this.sessionGuard, this.config.backend === 'embedded');
     const finished = this.telemetry.transactionStarted(scope);
     return this.context.run(transaction, async () => {
       let result: T;

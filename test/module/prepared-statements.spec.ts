@@ -53,7 +53,7 @@ describe(PreparedStatements.name, () => {
       expect.arrayContaining([
         'RESET ALL',
         'SELECT public.fdl_require_active_tenant()',
-        expect.stringMatching(/^SELECT pg_catalog\.set_config\('app\.current_tenant_id', \$1, true\)/),
+        expect.stringMatching(/^SELECT pg_catalog\.set_config\('role', 'fdl_app', true\), pg_catalog\.set_config\('app\.current_tenant_id', \$1, true\)/),
         expect.stringMatching(/FROM "flows"/),
       ]),
     );
