@@ -21,8 +21,8 @@ export type PreludeForm = 'single-node' | 'citus';
  * gone) and, in one `set_config(…, true)` statement (SET LOCAL), the tenant, the timeouts and the
  * settings whose value decides what the transaction's SQL means, every value a bind parameter.
  *
- * Otherwise it is BEGIN and the settings only, all prepared: no SQL but the module's own has run on
- * that session, so it holds no statement, relation or setting of anyone else's.
+ * Otherwise it is BEGIN and the settings (role, tenant, timeouts) only, all prepared: no SQL but the
+ * module's own has run on that session, so it holds no statement, relation or setting of anyone else's.
  *
  * BEGIN names its isolation level and READ WRITE: neither a session nor a role default
  * (`ALTER ROLE … SET default_transaction_read_only`) decides them.
@@ -35,17 +35,17 @@ export type PreludeForm = 'single-node' | 'citus';
 export function preludeStatements(form: PreludeForm, scope: DatabaseScope, timeouts: TransactionTimeouts, guarded = true): PipelinedStatement[] {
   const role: Role = scope.kind === 'system' ? 'fdl_system' : 'fdl_app';
   const head = guarded ? [BEGIN_UNNAMED, ROLE[role], ASSERT_CLEAN_SESSION, RESET_ALL] : [BEGIN];
-  if (scope.kind === 'system') return [...head, settings(role, undefined, timeouts)];
+  if (scope.kind === 'system') return [...head, settings(role, undefined, timeouts, guarded)];
   if (form === 'citus') {
     return [
       ...head,
-      settings(role, undefined, timeouts),
+      settings(role, undefined, timeouts, guarded),
       PROPAGATE_SET_LOCALLY,
       { text: tenantSetStatement(scope.tenantId), unnamed: true, discardRows: true },
       REQUIRE_ACTIVE_TENANT,
     ];
   }
-  return [...head, settings(role, scope.tenantId, timeouts), REQUIRE_ACTIVE_TENANT];
+  return [...head, settings(role, scope.tenantId, timeouts, guarded), REQUIRE_ACTIVE_TENANT];
 }
 
 // The prelude's results are never read: an error is all that matters of them.
@@ -64,10 +64,11 @@ const REQUIRE_ACTIVE_TENANT: PipelinedStatement = { text: 'SELECT public.fdl_req
 type Role = 'fdl_app' | 'fdl_system';
 
 /**
- * Pinned for the transaction whatever a session or role default says. `search_path`: the schema's
- * tables and types are found in `public` before any temporary relation of the session (PostgreSQL
- * searches `pg_temp` first unless it is listed). `row_security = off` would make every policy-filtered
- * query fail instead of filtering it.
+ * Pinned for a guarded transaction whatever a session or role default says. `search_path`: the
+ * schema's tables and types are found in `public` before any temporary relation of the session
+ * (PostgreSQL searches `pg_temp` first unless it is listed). `row_security = off` would make every
+ * policy-filtered query fail instead of filtering it. On a connection vouched for there is no
+ * temporary relation and no session setting: the pins would only cost time there.
  */
 const PINNED_SETTINGS = `pg_catalog.set_config('search_path', '"$user", public, pg_temp', true), pg_catalog.set_config('row_security', 'on', true)`;
 
@@ -78,24 +79,28 @@ const PINNED_SETTINGS = `pg_catalog.set_config('search_path', '"$user", public, 
  * LOCAL everywhere: it ends with the transaction, so nothing survives on the pooled connection, and it
  * works through PgBouncer in transaction mode.
  */
-function settings(role: Role, tenantId: string | undefined, timeouts: TransactionTimeouts): PipelinedStatement {
+function settings(role: Role, tenantId: string | undefined, timeouts: TransactionTimeouts, pinned: boolean): PipelinedStatement {
   const timeoutValues = [String(Math.round(timeouts.statementMs)), String(Math.round(timeouts.idleInTransactionMs))];
+  const texts = SETTINGS_TEXTS[`${role}${pinned ? '+pinned' : ''}`];
   return tenantId === undefined
-    ? { text: SETTINGS_TEXTS[role].withoutTenant, values: timeoutValues, discardRows: true }
-    : { text: SETTINGS_TEXTS[role].withTenant, values: [tenantId, ...timeoutValues], discardRows: true };
+    ? { text: texts.withoutTenant, values: timeoutValues, discardRows: true }
+    : { text: texts.withTenant, values: [tenantId, ...timeoutValues], discardRows: true };
 }
 
 // The text depends only on the role and on whether the tenant is set: built once, not per
 // transaction (it is also the key its prepared statement is found by).
-function settingsText(role: Role, withTenant: boolean): string {
+function settingsText(role: Role, withTenant: boolean, pinned: boolean): string {
   const names = [...(withTenant ? ['app.current_tenant_id'] : []), 'statement_timeout', 'idle_in_transaction_session_timeout'];
   const values = names.map((name, i) => `pg_catalog.set_config('${name}', $${i + 1}, true)`);
-  return `SELECT pg_catalog.set_config('role', '${role}', true), ${values.join(', ')}, ${PINNED_SETTINGS}`;
+  return `SELECT pg_catalog.set_config('role', '${role}', true), ${values.join(', ')}${pinned ? `, ${PINNED_SETTINGS}` : ''}`;
 }
 
-const SETTINGS_TEXTS: Record<Role, { withTenant: string; withoutTenant: string }> = {
-  fdl_app: { withTenant: settingsText('fdl_app', true), withoutTenant: settingsText('fdl_app', false) },
-  fdl_system: { withTenant: settingsText('fdl_system', true), withoutTenant: settingsText('fdl_system', false) },
+const texts = (role: Role, pinned: boolean) => ({ withTenant: settingsText(role, true, pinned), withoutTenant: settingsText(role, false, pinned) });
+const SETTINGS_TEXTS: Record<`${Role}${'' | '+pinned'}`, { withTenant: string; withoutTenant: string }> = {
+  fdl_app: texts('fdl_app', false),
+  'fdl_app+pinned': texts('fdl_app', true),
+  fdl_system: texts('fdl_system', false),
+  'fdl_system+pinned': texts('fdl_system', true),
 };
 
 /**
