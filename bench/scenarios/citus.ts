@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { getRepositoryToken } from '@nestjs/typeorm';
 import { Pool } from 'pg';
 import type { Repository } from 'typeorm';
 import { Flow, TenancyService } from '../../src';
-import { CITUS_KIT, citusUnavailable, startCitusCluster } from '../../test/setup/citus-cluster';
+import { CITUS_CLUSTER, citusUnavailable, startCitusCluster } from '../../test/setup/citus-cluster';
 import { startBenchContext, startBenchHttpApp } from '../bench-app';
 import { migrate, seed } from '../bench-database';
 import { compare, measure, type Measurement, type ReportRow } from '../harness';
@@ -21,7 +20,7 @@ interface Options {
 }
 
 /**
- * The module on a Citus cluster (a coordinator and two workers from ../shared/citus, 32 shards a
+ * The module on a Citus cluster (a coordinator and two workers started by scripts/citus/cluster.sh, 32 shards a
  * table) against the same module on the single node, in the same run: the tenant read through an
  * injected repository and GET /flows/:id. And what the routing predicate buys there: the same
  * tenant transaction in raw `pg`, its read naming the tenant (one shard) or relying on RLS alone
@@ -68,7 +67,7 @@ function skipped(reason: string): ReportRow {
 }
 
 async function createClusterDatabase(basePort: number): Promise<string> {
-  const { stdout } = await run('bash', [join(CITUS_KIT, 'cluster.sh'), 'createdb', 'fdl_bench', String(basePort)]);
+  const { stdout } = await run('bash', [CITUS_CLUSTER, 'createdb', 'fdl_bench', String(basePort)]);
   return stdout.trim().split('\n').pop()!;
 }
 

@@ -79,6 +79,9 @@ const ADVISORY_KEY = 424242;
 export const VECTORS: SessionStateVector[] = [
   { name: 'prepared statements swapped for impostors that set tenant A', statements: (a) => [SWAP_PREPARED_STATEMENTS(a)] },
   { name: 'prepared statements deallocated', statements: () => ['DEALLOCATE ALL'] },
+  // PgBouncer 1.21+ sees a DEALLOCATE ALL by its command tag and forgets the server's statements; one
+  // inside a DO block it does not see, and goes on binding statements the server no longer has.
+  { name: 'prepared statements deallocated where a pooler does not see it', statements: () => [`DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$`] },
   {
     name: 'temporary tables shadowing flows and audit_logs',
     statements: () => [

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,13 +7,17 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** The shared Citus kit (a coordinator and two workers from this machine's PostgreSQL 15). */
-export const CITUS_KIT = path.resolve(__dirname, '..', '..', '..', 'shared', 'citus');
+/** The project's cluster starter: a coordinator and two workers from this machine's PostgreSQL 15. */
+export const CITUS_CLUSTER = path.resolve(__dirname, '..', '..', 'scripts', 'citus', 'cluster.sh');
 
 /** Why the Citus tests cannot run here, or undefined when they can. */
 export function citusUnavailable(): string | undefined {
-  if (!existsSync(path.join(CITUS_KIT, 'cluster.sh'))) return `${CITUS_KIT} is absent: the Citus kit is not on this machine`;
   if (!existsSync('/usr/lib/postgresql/15/bin/initdb')) return 'PostgreSQL 15 server binaries are not installed (Citus 13.2.2 is built for 15)';
+  try {
+    execFileSync('bash', [CITUS_CLUSTER, 'available'], { stdio: 'ignore' });
+  } catch {
+    return 'the citus extension is not installed in PostgreSQL 15 (the project does not install it: build Citus 13.2.2 from its upstream release to run these tests)';
+  }
   return undefined;
 }
 
@@ -48,17 +52,17 @@ export interface CitusCluster {
  * extension first when it is missing): the one of a test run, or one a spec file keeps to itself.
  */
 export async function startCitusCluster(): Promise<CitusCluster> {
-  await run('bash', [path.join(CITUS_KIT, 'install.sh')], { timeout: 15 * 60_000 });
   const dir = mkdtempSync(path.join(tmpdir(), 'fdl-citus-'));
+  chmodSync(dir, 0o755);
   const basePort = await freePortRun();
   try {
-    await run('bash', [path.join(CITUS_KIT, 'cluster.sh'), 'start', dir, String(basePort)], { timeout: 120_000 });
+    await run('bash', [CITUS_CLUSTER, 'start', dir, String(basePort)], { timeout: 120_000 });
   } catch (error) {
-    await run('bash', [path.join(CITUS_KIT, 'cluster.sh'), 'stop', dir]).catch(() => undefined);
+    await run('bash', [CITUS_CLUSTER, 'stop', dir]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  // cluster.sh lays each node out as DIR/n<port>, logging to DIR/n<port>.log, owned by postgres.
+  // scripts/citus/cluster.sh lays each node out as DIR/n<port>, logging to DIR/n<port>.log, owned by postgres.
   const pgCtl = (port: number, ...args: string[]) => {
     const command = ['/usr/lib/postgresql/15/bin/pg_ctl', '-D', path.join(dir, `n${port}`), '-w', '-t', '60', ...args];
     return process.getuid?.() === 0 ? run('runuser', ['-u', 'postgres', '--', ...command]) : run(command[0], command.slice(1));
@@ -68,7 +72,7 @@ export async function startCitusCluster(): Promise<CitusCluster> {
     stopNode: async (port) => void (await pgCtl(port, '-m', 'fast', 'stop')),
     startNode: async (port) => void (await pgCtl(port, '-l', path.join(dir, `n${port}.log`), 'start')),
     stop: async () => {
-      await run('bash', [path.join(CITUS_KIT, 'cluster.sh'), 'stop', dir]).catch(() => undefined);
+      await run('bash', [CITUS_CLUSTER, 'stop', dir]).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };

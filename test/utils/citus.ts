@@ -1,12 +1,11 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { migrationDataSourceOptions } from '../../src/migrations/migration-data-source-options';
 import { tenantSetStatement } from '../../src/tenancy/prelude';
-import { CITUS_KIT } from '../setup/citus-cluster';
+import { CITUS_CLUSTER } from '../setup/citus-cluster';
 import { asSuperuser } from './tenant-sql';
 
 const run = promisify(execFile);
@@ -51,7 +50,7 @@ export async function createCitusDatabase(options: { withCitus?: boolean; basePo
   if (options.withCitus === false) {
     await onNode(base, 'postgres', (c) => c.query(`CREATE DATABASE "${name}"`));
   } else {
-    await run('bash', [path.join(CITUS_KIT, 'cluster.sh'), 'createdb', name, String(base)]);
+    await run('bash', [CITUS_CLUSTER, 'createdb', name, String(base)]);
     // Four shards a table instead of 32: distributing and every multi-shard statement get faster.
     await onNode(base, 'postgres', (c) => c.query(`ALTER DATABASE "${name}" SET citus.shard_count = 4`));
   }
