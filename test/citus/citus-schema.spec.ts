@@ -58,12 +58,17 @@ describeOnCitus('The schema on a Citus cluster', () => {
     await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
   });
 
-  it('the last migration alone reverts to local tables and reapplies', async () => {
+  it('the distribution migration (009) alone reverts to local tables and reapplies', async () => {
     const db = await database();
     await withClusterRolesLocked(async () => {
       const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
       try {
         await dataSource.runMigrations({ transaction: 'all' });
+        // Down to 009: the migrations after it first.
+        while ((await dataSource.query(`SELECT name FROM migrations ORDER BY timestamp DESC LIMIT 1`))[0].name !== 'DistributeOnCitus1795478400009') {
+          await dataSource.undoLastMigration({ transaction: 'all' });
+        }
+        expect(await distributedTables(db)).not.toEqual([]);
         await dataSource.undoLastMigration({ transaction: 'all' });
         expect(await distributedTables(db)).toEqual([]);
         await dataSource.runMigrations({ transaction: 'all' });
