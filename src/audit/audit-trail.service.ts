@@ -19,8 +19,11 @@ export type AuditChainVerification =
   | {
       ok: false;
       entries: number;
-      /** The first entry at which the chain breaks. */
-      brokenAt: { id: string | null; chainPosition: number; reason: 'hash_mismatch' | 'link_mismatch' | 'gap' };
+      /**
+       * The first entry at which the chain breaks. `unchained`: an entry without its position or hash
+       * (written behind the triggers), reported before any other; its `chainPosition` may be null.
+       */
+      brokenAt: { id: string | null; chainPosition: number | null; reason: 'hash_mismatch' | 'link_mismatch' | 'gap' | 'unchained' };
     };
 
 /** The actor recorded when the context names none. */
@@ -60,11 +63,14 @@ export class AuditTrail {
           ? SYSTEM_TENANT_ID
           : parseTenantId(tenantId);
     const [row] = await transaction.manager.query(
+      // Every check is false, never NULL, for an entry whose chain columns are NULL: a comparison with
+      // NULL is NULL, and NOT NULL would have let such an entry pass as sound.
       `WITH chain AS (
          SELECT id, chain_position,
-                hash = audit_logs_entry_hash(tenant_id, chain_position, previous_hash, actor, action, target_type, target_id, details, created_at) AS hash_ok,
+                chain_position IS NULL OR hash IS NULL AS unchained,
+                coalesce(hash = audit_logs_entry_hash(tenant_id, chain_position, previous_hash, actor, action, target_type, target_id, details, created_at), false) AS hash_ok,
                 previous_hash IS NOT DISTINCT FROM lag(hash) OVER w AS link_ok,
-                chain_position = coalesce(lag(chain_position) OVER w, 0) + 1 AS position_ok
+                coalesce(chain_position = coalesce(lag(chain_position) OVER w, 0) + 1, false) AS position_ok
          FROM audit_logs
          WHERE tenant_id = $1
          WINDOW w AS (ORDER BY chain_position)
@@ -72,14 +78,14 @@ export class AuditTrail {
        SELECT (SELECT count(*) FROM chain)::int AS entries, broken.*
        FROM (SELECT 1) AS one
        LEFT JOIN LATERAL (
-         SELECT id, chain_position::int AS "chainPosition", hash_ok, link_ok, position_ok
-         FROM chain WHERE NOT (hash_ok AND link_ok AND position_ok)
-         ORDER BY chain_position LIMIT 1
+         SELECT true AS broken, id, chain_position::int AS "chainPosition", unchained, hash_ok, link_ok, position_ok
+         FROM chain WHERE unchained OR NOT (hash_ok AND link_ok AND position_ok)
+         ORDER BY chain_position NULLS FIRST LIMIT 1
        ) AS broken ON true`,
       [chain],
     );
-    if (row.chainPosition === null) return { ok: true, entries: row.entries };
-    const reason = !row.position_ok ? 'gap' : !row.hash_ok ? 'hash_mismatch' : 'link_mismatch';
+    if (row.broken === null) return { ok: true, entries: row.entries };
+    const reason = row.unchained ? 'unchained' : !row.position_ok ? 'gap' : !row.hash_ok ? 'hash_mismatch' : 'link_mismatch';
     return { ok: false, entries: row.entries, brokenAt: { id: row.id, chainPosition: row.chainPosition, reason } };
   }
 }

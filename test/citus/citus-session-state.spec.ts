@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DatabaseModule } from '../../src';
 import { type HostileBackend, instanceOf, openSessionStateToPublic, sessionStateCases } from '../hostile/session-state.suite';
 import { bootApp } from '../utils/apps';
-import { asSystemOnCitus, type CitusDatabase, createServingCitusDatabase, describeOnCitus } from '../utils/citus';
+import { asSystemOnCitus, type CitusDatabase, createServingCitusDatabase, describeOnCitus, withClusterRolesLocked } from '../utils/citus';
 
 /**
  * SECURITY.md, "Session state", on the coordinator of a real cluster: the same hostile class as
@@ -16,7 +16,8 @@ describeOnCitus('Session state on a Citus coordinator, a pool of one connection'
 
   beforeAll(async () => {
     db = await createServingCitusDatabase();
-    await openSessionStateToPublic(db.url, db.name);
+    // Grants on the database propagate to the workers: queued with the other files' cluster changes.
+    await withClusterRolesLocked(() => openSessionStateToPublic(db.url, db.name), db.port);
     const [a, b] = await asSystemOnCitus(db.url, async (c) => {
       const ids = (await c.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ('a'), ('b') RETURNING id`)).rows.map((row) => row.id);
       for (const [tenant, name] of [[ids[0], 'a-flow'], [ids[1], 'b-flow']]) await c.query(`INSERT INTO flows (tenant_id, name) VALUES ($1, $2)`, [tenant, name]);

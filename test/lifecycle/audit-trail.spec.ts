@@ -1,5 +1,6 @@
 import { AuditTrail, SYSTEM_TENANT_ID } from '../../src';
 import { asSuperuser } from '../utils/tenant-sql';
+import { createTenants } from '../utils/tenants';
 import { lifecycleFixture, type LifecycleFixture } from './lifecycle-fixture';
 
 describe(AuditTrail.name, () => {
@@ -78,6 +79,30 @@ describe(AuditTrail.name, () => {
       ok: false,
       entries: 2,
       brokenAt: { id: third.id, chainPosition: 3, reason: 'gap' },
+    });
+  });
+
+  it('reports an entry added behind the triggers with no position or hash, before any other break', async () => {
+    const [tenant] = await createTenants(fx.db.url, ['unchained']);
+    await fx.tenancy.runInTenant(tenant, () => audit.record({ action: 'test.first' }));
+    await tamper(`INSERT INTO audit_logs (tenant_id, actor, action) VALUES ($1, 'forger', 'test.forged')`, [tenant]);
+    const [forged] = (await chain(tenant)).filter((entry) => entry.position === null);
+    await expect(fx.tenancy.runInTenant(tenant, () => audit.verifyChain())).resolves.toEqual({
+      ok: false,
+      entries: 2,
+      brokenAt: { id: forged.id, chainPosition: null, reason: 'unchained' },
+    });
+  });
+
+  it('reports the last entry whose hash was set NULL after an edit', async () => {
+    const [tenant] = await createTenants(fx.db.url, ['nulled']);
+    for (const action of ['test.first', 'test.last']) await fx.tenancy.runInTenant(tenant, () => audit.record({ action }));
+    const [, last] = await chain(tenant);
+    await tamper(`UPDATE audit_logs SET actor = 'someone else', hash = NULL WHERE id = $1`, [last.id]);
+    await expect(fx.tenancy.runInTenant(tenant, () => audit.verifyChain())).resolves.toEqual({
+      ok: false,
+      entries: 2,
+      brokenAt: { id: last.id, chainPosition: 2, reason: 'unchained' },
     });
   });
 

@@ -50,7 +50,8 @@ export async function createCitusDatabase(options: { withCitus?: boolean; basePo
   if (options.withCitus === false) {
     await onNode(base, 'postgres', (c) => c.query(`CREATE DATABASE "${name}"`));
   } else {
-    await run('bash', [CITUS_CLUSTER, 'createdb', name, String(base)]);
+    // Registering the workers syncs the cluster's roles to them: queued with the other files' role changes.
+    await withClusterRolesLocked(() => run('bash', [CITUS_CLUSTER, 'createdb', name, String(base)]), base);
     // Four shards a table instead of 32: distributing and every multi-shard statement get faster.
     await onNode(base, 'postgres', (c) => c.query(`ALTER DATABASE "${name}" SET citus.shard_count = 4`));
   }
