@@ -8,6 +8,7 @@ import { CreateHistoryPartitionFunctions1795478400007 } from './1795478400007-Cr
 import { CreateTenantCheckFunction1795478400008 } from './1795478400008-CreateTenantCheckFunction';
 import { DistributeOnCitus1795478400009 } from './1795478400009-DistributeOnCitus';
 import { CreateSessionGuardFunction1795478400010 } from './1795478400010-CreateSessionGuardFunction';
+import { CloseSystemAuditChain1795478400011 } from './1795478400011-CloseSystemAuditChain';
 
 /** Every migration of the schema, in the order it must run. An explicit list: globs break once packed into `dist/`. */
 export const DATABASE_MIGRATIONS = [
@@ -21,4 +22,5 @@ export const DATABASE_MIGRATIONS = [
   CreateTenantCheckFunction1795478400008,
   DistributeOnCitus1795478400009,
   CreateSessionGuardFunction1795478400010,
+  CloseSystemAuditChain1795478400011,
 ];

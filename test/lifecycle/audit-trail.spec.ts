@@ -1,5 +1,5 @@
 import { AuditTrail, SYSTEM_TENANT_ID } from '../../src';
-import { asSuperuser } from '../utils/tenant-sql';
+import { asSuperuser, asTenant } from '../utils/tenant-sql';
 import { createTenants } from '../utils/tenants';
 import { lifecycleFixture, type LifecycleFixture } from './lifecycle-fixture';
 
@@ -104,6 +104,17 @@ describe(AuditTrail.name, () => {
       entries: 2,
       brokenAt: { id: last.id, chainPosition: 2, reason: 'unchained' },
     });
+  });
+
+  it("SQL in a tenant transaction that sets the system's tenant id reads no system entry and can append none", async () => {
+    await fx.tenancy.runAsSystem(() => audit.record({ action: 'tenant.created', details: { name: 'secret' } }));
+    const seen = await asTenant(fx.db.url, SYSTEM_TENANT_ID, async (c) => (await c.query('SELECT count(*)::int AS n FROM audit_logs')).rows[0].n);
+    expect(seen).toBe(0);
+    await expect(
+      asTenant(fx.db.url, SYSTEM_TENANT_ID, (c) => c.query(`INSERT INTO audit_logs (tenant_id, actor, action) VALUES ($1, 'system', 'tenant.created')`, [SYSTEM_TENANT_ID])),
+    ).rejects.toMatchObject({ code: '42501' });
+    // The system path still reads and extends it.
+    await expect(fx.tenancy.runAsSystem(() => audit.verifyChain())).resolves.toMatchObject({ ok: true });
   });
 
   it('records the actor given to runInTenant', async () => {
