@@ -12,9 +12,9 @@ export type PreludeForm = 'single-node' | 'citus';
  * The statements sent before a scoped transaction's first query, in the same round trip.
  *
  * Where the connection may hold state of SQL the module did not write (session-guard.ts decides),
- * the prelude is guarded. First, unnamed (parsed every time, so that nothing left on the connection can
- * stand in for them): BEGIN, the role switch, and the session guard (`fdl_assert_clean_session()`), which raises when an
- * earlier transaction left session state behind: the server then skips everything after it, and the
+ * the prelude is guarded. First, unnamed (parsed every time, so that nothing left on the connection
+ * can stand in for them): BEGIN, the role switch, and the session guard (`fdl_assert_clean_session()`),
+ * which raises when an earlier transaction left session state behind: the server then skips everything after it, and the
  * transaction runs on a fresh connection (scoped-transaction.ts). Only after the guard may prepared
  * statements be bound: it has just seen that none was made with SQL's PREPARE, so each name is still
  * the module's own statement. Then `RESET ALL` (session settings an earlier transaction committed are
@@ -73,8 +73,8 @@ type Role = 'fdl_app' | 'fdl_system';
 const PINNED_SETTINGS = `pg_catalog.set_config('search_path', '"$user", public, pg_temp', true), pg_catalog.set_config('row_security', 'on', true)`;
 
 /**
- * One `SELECT set_config(…, true), …`: the role (again, where the guarded head switched already: one
- * text for both heads), the tenant when given, the timeouts and the pinned settings.
+ * One `SELECT set_config(…, true), …`: the role (again, where the guarded head switched already),
+ * the tenant when given, the timeouts and, in a guarded prelude, the pinned settings.
  * `set_config('role', …, true)` is SET LOCAL ROLE in a form that shares one statement with the rest.
  * LOCAL everywhere: it ends with the transaction, so nothing survives on the pooled connection, and it
  * works through PgBouncer in transaction mode.
@@ -87,8 +87,8 @@ function settings(role: Role, tenantId: string | undefined, timeouts: Transactio
     : { text: texts.withTenant, values: [tenantId, ...timeoutValues], discardRows: true };
 }
 
-// The text depends only on the role and on whether the tenant is set: built once, not per
-// transaction (it is also the key its prepared statement is found by).
+// The text depends only on the role, on whether the tenant is set and on the pins: built once, not
+// per transaction (it is also the key its prepared statement is found by).
 function settingsText(role: Role, withTenant: boolean, pinned: boolean): string {
   const names = [...(withTenant ? ['app.current_tenant_id'] : []), 'statement_timeout', 'idle_in_transaction_session_timeout'];
   const values = names.map((name, i) => `pg_catalog.set_config('${name}', $${i + 1}, true)`);

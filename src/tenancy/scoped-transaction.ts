@@ -60,6 +60,8 @@ export class ScopedTransaction {
   private originalQuery?: QueryFunction;
   /** The prelude carries the session guard (session-guard.ts). */
   private guarded = true;
+  /** Statements of the prelude in the round trip last sent: the first query's index in it. */
+  private sentPreludeLength = 0;
   /** A statement the module did not write was sent: the connection cannot be vouched for afterwards. */
   private foreign = false;
   /** Settles when the prelude has been answered: undefined on success, the error otherwise. */
@@ -148,8 +150,8 @@ export class ScopedTransaction {
   }
 
   /**
-   * The first query on the borrowed connection carries the prelude. An own-property override on
-   * the client, removed as soon as it has been used: later queries go straight to node-postgres.
+   * The first query on the borrowed connection carries the prelude. An own-property override on the
+   * client; once used it gives way to holdUntilPrelude's, which end() removes.
    */
   private interceptFirstQuery(client: PoolClient): void {
     this.originalQuery = client.query as unknown as QueryFunction;
@@ -204,11 +206,11 @@ export class ScopedTransaction {
   private sendPrelude(first?: PipelinedStatement): Promise<QueryResult> {
     const statements = this.preludeStatements();
     const report = reportPipeline(this.client!, statements, first, this.scope, this.telemetry);
-    const sent = this.sendPipeline(first, statements.length, report?.statementCompleted);
+    const sent = this.sendPipeline(statements, first, report?.statementCompleted);
     this.prelude = sent.then(
       () => (report?.settled(), undefined),
       (error: PipelineError) => {
-        const refusal = first && error.statementIndex === this.preludeStatements().length ? undefined : toPreludeError(error);
+        const refusal = first && error.statementIndex === this.sentPreludeLength ? undefined : toPreludeError(error);
         if (refusal instanceof TenantNotFoundError) this.telemetry?.preludeRefused(refusal.reason);
         report?.settled(error, refusal);
         return refusal;
@@ -232,25 +234,26 @@ export class ScopedTransaction {
    *   prepared; leaving in the middle of a transaction makes it close that server connection), and
    *   last unnamed.
    */
-  private async sendPipeline(first: PipelinedStatement | undefined, reportedLength: number, completed?: (index: number) => void): Promise<QueryResult[]> {
+  private async sendPipeline(reported: PipelinedStatement[], first: PipelinedStatement | undefined, completed?: (index: number) => void): Promise<QueryResult[]> {
+    let prelude = reported;
     for (let attempt = 1; ; attempt++) {
       const client = this.client!;
-      const prelude = this.preludeStatements();
       const statements = first ? [...prelude, first] : prelude;
       const sent = attempt < MAX_PIPELINE_ATTEMPTS ? this.prepared.named(statements) : statements;
+      this.sentPreludeLength = prelude.length;
       // The report counts statements as first sent; a guarded retry has a longer head, the same tail.
-      const offset = prelude.length - reportedLength;
+      const offset = prelude.length - reported.length;
       try {
         return await queryPipelined(client, sent, completed && ((index) => index >= offset && completed(index - offset)));
       } catch (error) {
         if (attempt === MAX_PIPELINE_ATTEMPTS) throw error;
         if ((error as { code?: string }).code === SESSION_STATE_LEFT) {
           this.telemetry?.sessionStateFound((error as { detail?: string }).detail ?? '');
-          await this.replaceConnection(error as Error);
+          prelude = await this.replaceConnection(error as Error);
         } else if (PreparedStatements.lostStatement(error, sent)) {
           PreparedStatements.forget(client, sent);
           if (attempt === 1) await uninstrumentedQuery(client).call(client, 'ROLLBACK');
-          else await this.replaceConnection(error as Error);
+          else prelude = await this.replaceConnection(error as Error);
         } else {
           throw error;
         }
@@ -260,12 +263,12 @@ export class ScopedTransaction {
 
   /**
    * Gives the connection up in the middle of its failed first round trip and takes a fresh one from
-   * the pool for the query runner. Left with its transaction open, a server connection is closed: by
+   * the pool for the query runner; resolves to the (guarded) prelude to send on it. Left with its transaction open, a server connection is closed: by
    * PostgreSQL when the client goes, and by PgBouncer, which closes a server connection whose client
    * leaves in a transaction; with it goes whatever session state it held. On the embedded database
    * every connection reaches the same session: it is cleaned instead.
    */
-  private async replaceConnection(cause: Error): Promise<void> {
+  private async replaceConnection(cause: Error): Promise<PipelinedStatement[]> {
     const old = this.client!;
     this.sessionGuard?.withdraw(old);
     const runner = this.internals;
@@ -302,6 +305,7 @@ export class ScopedTransaction {
     this.guarded = true;
     connection.once('error', this.onConnectionError);
     this.holdUntilPrelude(connection);
+    return this.preludeStatements();
   }
 
   private preludeStatements(): PipelinedStatement[] {
