@@ -9,7 +9,8 @@ import { Flow } from './flow.entity';
 @Check('CHK_flow_versions_content_hash', "content_hash ~ '^[0-9a-f]{64}$'")
 @ForeignKey(() => Flow, ['tenantId', 'flowId'], ['tenantId', 'id'], {
   name: 'FK_flow_versions_flow',
-  onDelete: 'CASCADE',
+  // A flow with versions cannot be deleted: its history stays (migration 013).
+  onDelete: 'RESTRICT',
 })
 export class FlowVersion {
   /** Leads the primary key: keys include the tenant (composite references; Citus shards by it). */
