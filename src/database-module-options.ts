@@ -100,6 +100,12 @@ export interface DatabaseModuleOptions {
    * { migrations })`. Default: `[]`.
    */
   migrations?: MigrationClass[];
+  /**
+   * The secret that signs the audit trail's digests (`AuditTrail.digest()`), so that a digest kept
+   * where the database's administrators can write cannot be forged by them. Keep it out of the
+   * database; at least 32 characters. Env: `FDL_AUDIT_DIGEST_KEY`. Default: unset (digests unsigned).
+   */
+  auditDigestKey?: string;
   /** Read unset options from the environment. Default: `true`. */
   readEnvironment?: boolean;
   /**

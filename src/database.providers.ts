@@ -31,6 +31,7 @@ export const resolvedConfigProvider: Provider = {
       acquireTimeout: options.acquireTimeout,
       idleInTransactionTimeout: options.idleInTransactionTimeout,
       slowQueryThreshold: options.slowQueryThreshold,
+      auditDigestKey: options.auditDigestKey,
     }),
 };
 

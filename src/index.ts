@@ -28,6 +28,7 @@ export { TENANT_COLUMN, assignTenant, tenantColumnOf } from './tenancy/tenant-co
 export {
   ConnectionHeldError,
   DatabaseUnavailableError,
+  InvalidActorError,
   InvalidTenantIdError,
   TenancyError,
   TenantContextConflictError,
@@ -38,7 +39,10 @@ export {
 } from './tenancy/tenancy.errors';
 
 export { AuditTrail } from './audit/audit-trail.service';
-export type { AuditChainVerification, AuditEntry } from './audit/audit-trail.service';
+export type { AuditChainVerification, AuditEntry, VerifyChainOptions } from './audit/audit-trail.service';
+export { AuditDigestError } from './audit/audit-digest';
+export type { AuditDigest } from './audit/audit-digest';
+export type { ChainBreak, ChainBreakReason } from './audit/chain-verification';
 export { FlowVersionsService } from './lifecycle/flow-versions.service';
 export type { PublishResult } from './lifecycle/flow-versions.service';
 export { ExecutionsService } from './lifecycle/executions.service';

@@ -1,7 +1,7 @@
-import { Controller, Get } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { type AuditChainVerification, AuditLog, AuditTrail } from '../../src';
+import { type AuditChainVerification, type AuditDigest, AuditLog, AuditTrail } from '../../src';
 
 @Controller('audit-logs')
 export class AuditLogsController {
@@ -15,9 +15,22 @@ export class AuditLogsController {
     return this.auditLogs.find({ order: { chainPosition: 'DESC' }, take: 100 });
   }
 
-  /** Recomputes the tenant's hash chain: `{ ok: true }` or the first entry where it breaks. */
+  /** Recomputes the tenant's hash chain: `{ ok: true, digest }` or the first entry where it breaks. */
   @Get('verify')
   verify(): Promise<AuditChainVerification> {
     return this.audit.verifyChain();
+  }
+
+  /** Where the tenant's chain stands now: keep it outside the database, and verify against it later. */
+  @Get('digest')
+  digest(): Promise<AuditDigest> {
+    return this.audit.digest();
+  }
+
+  /** Verifies the chain and that it still extends the digest(s) in the body (`{ digest }`). */
+  @Post('verify')
+  @HttpCode(200)
+  verifyAgainst(@Body() body: { digest?: AuditDigest | AuditDigest[] }): Promise<AuditChainVerification> {
+    return this.audit.verifyChain({ digest: body?.digest });
   }
 }

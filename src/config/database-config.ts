@@ -21,6 +21,8 @@ export interface DatabaseConfig {
   idleInTransactionTimeout: number;
   /** Queries slower than this many seconds are logged as warnings. */
   slowQueryThreshold: number;
+  /** The secret that signs audit digests (AuditTrail.digest); unset: digests are unsigned. */
+  auditDigestKey?: string;
 }
 
 export const DEFAULT_POOL_SIZE = 10;
@@ -29,6 +31,8 @@ export const DEFAULT_ACQUIRE_TIMEOUT_SECONDS = 5;
 export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 60;
 export const DEFAULT_SLOW_QUERY_THRESHOLD_SECONDS = 1;
 const MAX_POOL_SIZE = 1000;
+/** 32 characters of `openssl rand -base64 32` carry 192 bits: well past what an HMAC key needs. */
+const MIN_AUDIT_DIGEST_KEY_LENGTH = 32;
 
 type Env = Record<string, string | undefined>;
 
@@ -49,10 +53,11 @@ export interface DatabaseConfigOverrides {
   acquireTimeout?: number | string;
   idleInTransactionTimeout?: number | string;
   slowQueryThreshold?: number | string;
+  auditDigestKey?: string;
 }
 
 /**
- * Reads and validates `DATABASE_URL`, `FDL_SYSTEM_DATABASE_URL`, `FDL_USE_DATABASE`, `FDL_DATA_DIR` and `FDL_DB_*`. A value in
+ * Reads and validates `DATABASE_URL`, `FDL_SYSTEM_DATABASE_URL`, `FDL_USE_DATABASE`, `FDL_DATA_DIR`, `FDL_DB_*` and `FDL_AUDIT_DIGEST_KEY`. A value in
  * `overrides` (module options given in code) wins over its variable, which is then not read at all.
  */
 export function loadDatabaseConfig(env: Env = process.env, overrides: DatabaseConfigOverrides = {}): DatabaseConfig {
@@ -75,6 +80,7 @@ export function loadDatabaseConfig(env: Env = process.env, overrides: DatabaseCo
       DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
     ),
     slowQueryThreshold: seconds('slowQueryThreshold', 'FDL_DB_SLOW_QUERY', DEFAULT_SLOW_QUERY_THRESHOLD_SECONDS),
+    auditDigestKey: text(overrides.auditDigestKey, 'FDL_AUDIT_DIGEST_KEY'),
   });
 }
 
@@ -121,6 +127,12 @@ export function validateDatabaseConfig(config: DatabaseConfig): DatabaseConfig {
   assertPositiveSeconds(config.acquireTimeout, 'FDL_DB_ACQUIRE_TIMEOUT');
   assertPositiveSeconds(config.idleInTransactionTimeout, 'FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT');
   assertPositiveSeconds(config.slowQueryThreshold, 'FDL_DB_SLOW_QUERY');
+  if (config.auditDigestKey !== undefined && config.auditDigestKey.length < MIN_AUDIT_DIGEST_KEY_LENGTH) {
+    // Never echoes the key.
+    throw new DatabaseConfigError(
+      `FDL_AUDIT_DIGEST_KEY must be at least ${MIN_AUDIT_DIGEST_KEY_LENGTH} characters (e.g. \`openssl rand -base64 32\`), got ${config.auditDigestKey.length}`,
+    );
+  }
   return config;
 }
 

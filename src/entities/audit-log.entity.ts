@@ -9,6 +9,7 @@ import type { SYSTEM_TENANT_ID } from '../schema/tenant-policy';
 @Entity({ name: 'audit_logs' })
 @Check('CHK_audit_logs_actor', 'length(actor) BETWEEN 1 AND 200')
 @Check('CHK_audit_logs_action', 'length(action) BETWEEN 1 AND 200')
+@Check('CHK_audit_logs_chained', 'chain_position >= 1 AND hash IS NOT NULL AND (previous_hash IS NULL) = (chain_position = 1)')
 // (tenant_id, created_at DESC): @Index has no sort order, so this one is left to the migrations.
 @Index('IDX_audit_logs_tenant_created', { synchronize: false })
 @Index('UQ_audit_logs_tenant_chain_position', ['tenantId', 'chainPosition'], { unique: true })

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { actorOf } from '../audit/audit-trail.service';
 import { archiveBatch } from './archive-batch';
 import { TenancyService } from '../tenancy/tenancy.service';
 import { TenantContext } from '../tenancy/tenant-context';
@@ -75,7 +74,6 @@ export class ArchivalService {
       tenantId,
       finishedBefore: options.olderThan,
       batchSize: checkBatchSize(options.batchSize),
-      actor: actorOf(transaction),
     });
   }
 

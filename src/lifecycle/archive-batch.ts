@@ -5,8 +5,6 @@ export interface ArchiveBatch {
   tenantId: string;
   finishedBefore: Date;
   batchSize: number;
-  /** Recorded in the audit entry. */
-  actor: string;
 }
 
 /**
@@ -40,9 +38,9 @@ export async function archiveBatch(manager: EntityManager, batch: ArchiveBatch):
   );
   await manager.query(`DELETE FROM execution_snapshots WHERE tenant_id = $1 AND id = ANY ($2::uuid[])`, [batch.tenantId, ids]);
   await manager.query(
-    `INSERT INTO audit_logs (tenant_id, actor, action, target_type, details)
-     VALUES ($1, $2, 'executions.archived', 'execution_history', jsonb_build_object('moved', $3::int, 'finishedBefore', $4::timestamptz))`,
-    [batch.tenantId, batch.actor, ids.length, batch.finishedBefore],
+    `INSERT INTO audit_logs (tenant_id, action, target_type, details)
+     VALUES ($1, 'executions.archived', 'execution_history', jsonb_build_object('moved', $2::int, 'finishedBefore', $3::timestamptz))`,
+    [batch.tenantId, ids.length, batch.finishedBefore],
   );
   return ids.length;
 }

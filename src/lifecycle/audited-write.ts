@@ -19,8 +19,8 @@ export interface AuditedWrite {
   write: WriteStatement;
   /** A further write that depends on its parameters only; made only when `write` returned rows. */
   alsoWrite?: WriteStatement;
+  /** The entry; its actor and time are the database's (migration 012). */
   audit: {
-    actor: string;
     action: string;
     targetType: string;
     /** The written row's columns that hold the entry's tenant and target. */
@@ -56,7 +56,7 @@ export async function auditedWrite(manager: EntityManager, topology: ClusterTopo
 
 type Row = Record<string, unknown>;
 
-const AUDIT_COLUMNS = `audit_logs (tenant_id, actor, action, target_type, target_id, details)`;
+const AUDIT_COLUMNS = `audit_logs (tenant_id, action, target_type, target_id, details)`;
 
 async function asOneStatement(manager: EntityManager, { write, alsoWrite, audit }: AuditedWrite): Promise<Row[]> {
   const values = [...write.values];
@@ -70,7 +70,7 @@ async function asOneStatement(manager: EntityManager, { write, alsoWrite, audit 
        ${also}
        audited AS (
          INSERT INTO ${AUDIT_COLUMNS}
-         SELECT ${column(audit.tenantColumn, 'uuid')}, ${next(audit.actor)}, ${next(audit.action)}, ${next(audit.targetType)},
+         SELECT ${column(audit.tenantColumn, 'uuid')}, ${next(audit.action)}, ${next(audit.targetType)},
                 ${column(audit.targetColumn, 'text')}, ${audit.details(column)}
          FROM written
        )
@@ -93,7 +93,7 @@ async function asRouterStatements(manager: EntityManager, { write, alsoWrite, au
     const values: unknown[] = [];
     const column: WrittenColumn = (name, type) => `$${values.push(row[name])}::${type}`;
     const text = `INSERT INTO ${AUDIT_COLUMNS}
-                  VALUES (${column(audit.tenantColumn, 'uuid')}, $${values.push(audit.actor)}, $${values.push(audit.action)},
+                  VALUES (${column(audit.tenantColumn, 'uuid')}, $${values.push(audit.action)},
                           $${values.push(audit.targetType)}, ${column(audit.targetColumn, 'text')}, ${audit.details(column)})`;
     await runner.query(text, values, true);
   }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { actorOf } from '../audit/audit-trail.service';
 import { ClusterTopology } from '../cluster/cluster-topology';
 import { ExecutionSnapshot, type ExecutionStatus } from '../entities';
 import { routingTenantOf, tenantIs } from '../tenancy/routing-tenant';
@@ -77,7 +76,6 @@ export class ExecutionsService {
         values: [randomUUID(), flowVersionId, JSON.stringify(input ?? {}), routingTenantOf(transaction)],
       },
       audit: {
-        actor: actorOf(transaction),
         action: 'execution.started',
         targetType: 'execution',
         tenantColumn: 'tenantId',
@@ -178,7 +176,6 @@ export class ExecutionsService {
         values: [id, expectedVersion, json(change.state), json(change.output), json(change.error), change.to ?? null, from, routingTenantOf(transaction)],
       },
       audit: {
-        actor: actorOf(transaction),
         action,
         targetType: 'execution',
         tenantColumn: 'tenantId',

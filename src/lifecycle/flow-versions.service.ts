@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { actorOf } from '../audit/audit-trail.service';
 import { ClusterTopology } from '../cluster/cluster-topology';
 import { FlowVersion } from '../entities';
 import { routingTenantOf } from '../tenancy/routing-tenant';
@@ -85,7 +84,6 @@ export class FlowVersionsService {
         values: [flow.tenantId, flowId, id],
       },
       audit: {
-        actor: actorOf(transaction),
         action: 'flow.version_published',
         targetType: 'flow',
         tenantColumn: 'tenantId',

@@ -67,31 +67,7 @@ export class CreateAuditLogs1795478400006 implements MigrationInterface {
     // Called by the chain trigger (as the inserting role) and by chain verification.
     await queryRunner.query(`REVOKE ALL ON FUNCTION audit_logs_entry_hash(uuid, bigint, text, text, text, text, text, jsonb, timestamptz) FROM PUBLIC`);
     await queryRunner.query(`GRANT EXECUTE ON FUNCTION audit_logs_entry_hash(uuid, bigint, text, text, text, text, text, jsonb, timestamptz) TO fdl_app, fdl_system`);
-    // The previous entry is read from the table the trigger fires on (TG_TABLE_NAME): the table
-    // itself on one node, the tenant's shard on a Citus worker, where the chain's rows live.
-    await queryRunner.query(`
-      CREATE FUNCTION audit_logs_link_chain() RETURNS trigger
-        LANGUAGE plpgsql
-        SET search_path = pg_catalog, pg_temp
-      AS $$
-      DECLARE
-        last_position bigint;
-        last_hash text;
-      BEGIN
-        PERFORM pg_advisory_xact_lock(hashtextextended('fdl-runtime-db:audit:' || NEW.tenant_id::text, 0));
-        -- One row, by a backward scan of the chain's unique index.
-        EXECUTE format(
-          'SELECT chain_position, hash FROM %I.%I WHERE tenant_id = $1 AND chain_position IS NOT NULL
-           ORDER BY tenant_id DESC, chain_position DESC LIMIT 1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
-          INTO last_position, last_hash
-          USING NEW.tenant_id;
-        NEW.chain_position := coalesce(last_position, 0) + 1;
-        NEW.previous_hash := last_hash;
-        NEW.hash := public.audit_logs_entry_hash(NEW.tenant_id, NEW.chain_position, NEW.previous_hash, NEW.actor,
-          NEW.action, NEW.target_type, NEW.target_id, NEW.details, NEW.created_at);
-        RETURN NEW;
-      END
-      $$`);
+    await queryRunner.query(linkChainFunction('CREATE'));
     await queryRunner.query(`REVOKE ALL ON FUNCTION audit_logs_link_chain() FROM PUBLIC`);
     await queryRunner.query(`
       CREATE TRIGGER audit_logs_hash_chain
@@ -138,4 +114,35 @@ export class CreateAuditLogs1795478400006 implements MigrationInterface {
     await queryRunner.query(`DROP FUNCTION audit_logs_link_chain()`);
     await queryRunner.query(`DROP FUNCTION audit_logs_entry_hash(uuid, bigint, text, text, text, text, text, jsonb, timestamptz)`);
   }
+}
+
+/**
+ * The chain trigger's function as this migration creates it (a later one replaces it; its down()
+ * restores this). The previous entry is read from the table the trigger fires on (TG_TABLE_NAME):
+ * the table itself on one node, the tenant's shard on a Citus worker, where the chain's rows live.
+ */
+export function linkChainFunction(verb: 'CREATE' | 'CREATE OR REPLACE'): string {
+  return `
+      ${verb} FUNCTION audit_logs_link_chain() RETURNS trigger
+        LANGUAGE plpgsql
+        SET search_path = pg_catalog, pg_temp
+      AS $$
+      DECLARE
+        last_position bigint;
+        last_hash text;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(hashtextextended('fdl-runtime-db:audit:' || NEW.tenant_id::text, 0));
+        -- One row, by a backward scan of the chain's unique index.
+        EXECUTE format(
+          'SELECT chain_position, hash FROM %I.%I WHERE tenant_id = $1 AND chain_position IS NOT NULL
+           ORDER BY tenant_id DESC, chain_position DESC LIMIT 1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+          INTO last_position, last_hash
+          USING NEW.tenant_id;
+        NEW.chain_position := coalesce(last_position, 0) + 1;
+        NEW.previous_hash := last_hash;
+        NEW.hash := public.audit_logs_entry_hash(NEW.tenant_id, NEW.chain_position, NEW.previous_hash, NEW.actor,
+          NEW.action, NEW.target_type, NEW.target_id, NEW.details, NEW.created_at);
+        RETURN NEW;
+      END
+      $$`;
 }

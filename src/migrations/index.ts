@@ -9,6 +9,8 @@ import { CreateTenantCheckFunction1795478400008 } from './1795478400008-CreateTe
 import { DistributeOnCitus1795478400009 } from './1795478400009-DistributeOnCitus';
 import { CreateSessionGuardFunction1795478400010 } from './1795478400010-CreateSessionGuardFunction';
 import { CloseSystemAuditChain1795478400011 } from './1795478400011-CloseSystemAuditChain';
+import { HardenAuditChain1795478400012 } from './1795478400012-HardenAuditChain';
+import { KeepFlowHistory1795478400013 } from './1795478400013-KeepFlowHistory';
 
 /** Every migration of the schema, in the order it must run. An explicit list: globs break once packed into `dist/`. */
 export const DATABASE_MIGRATIONS = [
@@ -23,4 +25,6 @@ export const DATABASE_MIGRATIONS = [
   DistributeOnCitus1795478400009,
   CreateSessionGuardFunction1795478400010,
   CloseSystemAuditChain1795478400011,
+  HardenAuditChain1795478400012,
+  KeepFlowHistory1795478400013,
 ];

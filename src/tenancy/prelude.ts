@@ -1,6 +1,7 @@
 import type { DatabaseScope, TransactionTimeouts } from './database-scope';
 import type { PipelinedStatement } from './pipelined-query';
 import { parseTenantId } from './tenant-id';
+import { actorSetStatement } from './actor';
 
 /**
  * How a scoped transaction begins: on one PostgreSQL node, or on the coordinator of a Citus cluster.
@@ -27,25 +28,39 @@ export type PreludeForm = 'single-node' | 'citus';
  * BEGIN names its isolation level and READ WRITE: neither a session nor a role default
  * (`ALTER ROLE … SET default_transaction_read_only`) decides them.
  *
- * Citus: the coordinator does not send `set_config()` to the workers, where the shards and their
- * RLS policies are: a tenant would read nothing there. Citus propagates the SET statement, with
- * `citus.propagate_set_commands = 'local'`, to the worker transactions it opens afterwards. The
- * role needs no propagation: Citus connects to the workers as the current role.
+ * The actor (who acts: a user id, a service name) is a setting of the transaction too: the audit
+ * chain's trigger records it, so an INSERT cannot name another (migration 012).
+ *
+ * Citus: the coordinator does not send `set_config()` to the workers, where the shards, their RLS
+ * policies and the audit trigger are: a tenant would read nothing there. Citus propagates SET
+ * statements, with `citus.propagate_set_commands = 'local'`, to the worker transactions it opens
+ * afterwards: the tenant and, when one is given, the actor go as SET LOCAL. The role needs no
+ * propagation: Citus connects to the workers as the current role.
  */
-export function preludeStatements(form: PreludeForm, scope: DatabaseScope, timeouts: TransactionTimeouts, guarded = true): PipelinedStatement[] {
+export function preludeStatements(
+  form: PreludeForm,
+  scope: DatabaseScope,
+  timeouts: TransactionTimeouts,
+  guarded = true,
+  actor?: string,
+): PipelinedStatement[] {
   const role: Role = scope.kind === 'system' ? 'fdl_system' : 'fdl_app';
   const head = guarded ? [BEGIN_UNNAMED, ROLE[role], ASSERT_CLEAN_SESSION, RESET_ALL] : [BEGIN];
-  if (scope.kind === 'system') return [...head, settings(role, undefined, timeouts, guarded)];
-  if (form === 'citus') {
-    return [
-      ...head,
-      settings(role, undefined, timeouts, guarded),
-      PROPAGATE_SET_LOCALLY,
-      { text: tenantSetStatement(scope.tenantId), unnamed: true, discardRows: true },
-      REQUIRE_ACTIVE_TENANT,
-    ];
+  const tenantId = scope.kind === 'tenant' ? scope.tenantId : undefined;
+  if (form === 'single-node') {
+    const set = settings(role, tenantId, actor, timeouts, guarded);
+    return tenantId === undefined ? [...head, set] : [...head, set, REQUIRE_ACTIVE_TENANT];
   }
-  return [...head, settings(role, scope.tenantId, timeouts, guarded), REQUIRE_ACTIVE_TENANT];
+  const propagated: PipelinedStatement[] = [
+    ...(tenantId === undefined ? [] : [{ text: tenantSetStatement(tenantId), unnamed: true, discardRows: true }]),
+    ...(actor === undefined ? [] : [{ text: actorSetStatement(actor), unnamed: true, discardRows: true }]),
+  ];
+  return [
+    ...head,
+    settings(role, undefined, actor, timeouts, guarded),
+    ...(propagated.length === 0 ? [] : [PROPAGATE_SET_LOCALLY, ...propagated]),
+    ...(tenantId === undefined ? [] : [REQUIRE_ACTIVE_TENANT]),
+  ];
 }
 
 // The prelude's results are never read: an error is all that matters of them.
@@ -74,23 +89,24 @@ const PINNED_SETTINGS = `pg_catalog.set_config('search_path', '"$user", public, 
 
 /**
  * One `SELECT set_config(…, true), …`: the role (again, where the guarded head switched already),
- * the tenant when given, the timeouts and, in a guarded prelude, the pinned settings.
+ * the tenant when given, the actor, the timeouts and, in a guarded prelude, the pinned settings.
  * `set_config('role', …, true)` is SET LOCAL ROLE in a form that shares one statement with the rest.
  * LOCAL everywhere: it ends with the transaction, so nothing survives on the pooled connection, and it
  * works through PgBouncer in transaction mode.
  */
-function settings(role: Role, tenantId: string | undefined, timeouts: TransactionTimeouts, pinned: boolean): PipelinedStatement {
-  const timeoutValues = [String(Math.round(timeouts.statementMs)), String(Math.round(timeouts.idleInTransactionMs))];
+function settings(role: Role, tenantId: string | undefined, actor: string | undefined, timeouts: TransactionTimeouts, pinned: boolean): PipelinedStatement {
+  // '' for no actor: the trigger then records 'unknown' (or 'system' on the system chain).
+  const values = [actor ?? '', String(Math.round(timeouts.statementMs)), String(Math.round(timeouts.idleInTransactionMs))];
   const texts = SETTINGS_TEXTS[`${role}${pinned ? '+pinned' : ''}`];
   return tenantId === undefined
-    ? { text: texts.withoutTenant, values: timeoutValues, discardRows: true }
-    : { text: texts.withTenant, values: [tenantId, ...timeoutValues], discardRows: true };
+    ? { text: texts.withoutTenant, values, discardRows: true }
+    : { text: texts.withTenant, values: [tenantId, ...values], discardRows: true };
 }
 
 // The text depends only on the role, on whether the tenant is set and on the pins: built once, not
 // per transaction (it is also the key its prepared statement is found by).
 function settingsText(role: Role, withTenant: boolean, pinned: boolean): string {
-  const names = [...(withTenant ? ['app.current_tenant_id'] : []), 'statement_timeout', 'idle_in_transaction_session_timeout'];
+  const names = [...(withTenant ? ['app.current_tenant_id'] : []), 'app.current_actor', 'statement_timeout', 'idle_in_transaction_session_timeout'];
   const values = names.map((name, i) => `pg_catalog.set_config('${name}', $${i + 1}, true)`);
   return `SELECT pg_catalog.set_config('role', '${role}', true), ${values.join(', ')}${pinned ? `, ${PINNED_SETTINGS}` : ''}`;
 }

@@ -309,7 +309,7 @@ export class ScopedTransaction {
   }
 
   private preludeStatements(): PipelinedStatement[] {
-    return preludeStatements(this.preludeForm, this.scope, this.timeouts, this.guarded);
+    return preludeStatements(this.preludeForm, this.scope, this.timeouts, this.guarded, this.actor);
   }
 
   private async finish(commit: boolean): Promise<void> {

@@ -85,3 +85,11 @@ export class ConnectionHeldError extends TenancyError {
     );
   }
 }
+
+/** An actor (who acts, for the audit trail) that the audit trail could not record. Never echoes it. */
+export class InvalidActorError extends TenancyError {
+  override name = 'InvalidActorError';
+  constructor(readonly source: string, maxLength: number) {
+    super(`${source} must be a non-empty string of at most ${maxLength} characters without NUL`);
+  }
+}

@@ -11,6 +11,7 @@ import { ScopedTransaction } from './scoped-transaction';
 import { SystemDataSource } from './system-data-source';
 import { TenantContext } from './tenant-context';
 import { parseTenantId } from './tenant-id';
+import { parseActor } from './actor';
 import { TenantContextConflictError } from './tenancy.errors';
 
 /** Options of {@link TenancyService.runInTenant} and {@link TenancyService.runAsSystem}. */
@@ -61,6 +62,7 @@ export class TenancyService {
 
   /** @internal Shared by runInTenant, runAsSystem and TenantContextInterceptor. */
   async runInScope<T>(scope: DatabaseScope, work: () => T | Promise<T>, actor?: string): Promise<T> {
+    const checkedActor = parseActor(actor);
     const open = this.context.current();
     if (open) {
       if (!sameScope(open.scope, scope)) throw new TenantContextConflictError();
@@ -70,7 +72,7 @@ export class TenancyService {
     const transaction = new ScopedTransaction(dataSource, scope, {
       statementMs: this.config.queryTimeout * 1000,
       idleInTransactionMs: this.config.idleInTransactionTimeout * 1000,
-    }, actor, this.telemetry, this.topology.preludeForm, this.prepared, this.sessionGuard, this.config.backend === 'embedded');
+    }, checkedActor, this.telemetry, this.topology.preludeForm, this.prepared, this.sessionGuard, this.config.backend === 'embedded');
     const finished = this.telemetry.transactionStarted(scope);
     return this.context.run(transaction, async () => {
       let result: T;

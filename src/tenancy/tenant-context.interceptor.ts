@@ -19,7 +19,8 @@ import { LifecycleError } from '../lifecycle/lifecycle.errors';
 import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
 import { toUnavailableError } from './database-unavailable';
 import { parseTenantId } from './tenant-id';
-import { DatabaseUnavailableError, InvalidTenantIdError, TenancyError, TenantMismatchError, TenantNotFoundError } from './tenancy.errors';
+import { AuditDigestError } from '../audit/audit-digest';
+import { DatabaseUnavailableError, InvalidActorError, InvalidTenantIdError, TenancyError, TenantMismatchError, TenantNotFoundError } from './tenancy.errors';
 import { TenancyService } from './tenancy.service';
 import { WITHOUT_TENANT } from './without-tenant.decorator';
 
@@ -128,7 +129,7 @@ function toHttpException(error: unknown): unknown {
   // TypeORM wraps whatever the driver threw, our own errors from the first query included.
   const driverError = (error as { driverError?: unknown }).driverError;
   if (driverError instanceof TenancyError) return toHttpException(driverError);
-  if (error instanceof InvalidTenantIdError) return new BadRequestException(error.message);
+  if (error instanceof InvalidTenantIdError || error instanceof InvalidActorError || error instanceof AuditDigestError) return new BadRequestException(error.message);
   if (error instanceof TenantNotFoundError) return new ForbiddenException(error.message);
   if (error instanceof TenantMismatchError) return new ForbiddenException(error.message);
   if (error instanceof DatabaseUnavailableError) return new ServiceUnavailableException(error.message);

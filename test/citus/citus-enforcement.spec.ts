@@ -81,7 +81,6 @@ describeOnCitus('Triggers, audit chain, archival and retention on a Citus cluste
         tenantId: tenant,
         finishedBefore: new Date(Date.now() + 1000),
         batchSize: 100,
-        actor: 'archiver',
       }),
     );
     expect(moved).toBe(3);

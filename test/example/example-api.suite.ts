@@ -129,10 +129,22 @@ export function exampleApiSuite(backend: ExampleBackend): void {
     await as(globex).get('/executions?cursor=garbage').expect(400);
   });
 
-  it('GET /audit-logs/verify reports an intact chain', async () => {
+  it('GET /audit-logs/verify reports an intact chain, with its digest', async () => {
     const res = await as(acme).get('/audit-logs/verify').expect(200);
-    expect(res.body).toEqual({ ok: true, entries: expect.any(Number) });
+    expect(res.body).toEqual({ ok: true, entries: expect.any(Number), digest: expect.objectContaining({ position: res.body.entries }) });
     expect(res.body.entries).toBeGreaterThan(3);
+  });
+
+  it('POST /audit-logs/verify checks the chain against a digest kept from earlier; a malformed one is a 400', async () => {
+    const digest = (await as(acme).get('/audit-logs/digest').expect(200)).body;
+    expect(digest).toMatchObject({ position: expect.any(Number), hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    await as(acme).post('/flows', { name: 'after the digest' }).expect(201);
+    const verified = (await as(acme).post('/audit-logs/verify', { digest }).expect(200)).body;
+    expect(verified).toMatchObject({ ok: true, digest: { position: digest.position + 1 } });
+    const refused = await as(acme).post('/audit-logs/verify', { digest: { ...digest, hash: 'forged' } }).expect(400);
+    expect(refused.body.message).toMatch(/digest.hash must be/);
+    // Another tenant's digest is not this chain's.
+    await as(globex).post('/audit-logs/verify', { digest }).expect(400);
   });
 
   it.each([
