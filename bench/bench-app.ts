@@ -38,8 +38,8 @@ export async function startBenchHttpApp(url: string, poolSize: number): Promise<
 }
 
 /** The module alone, for service-level measurements. */
-export function startBenchContext(url: string, poolSize: number): Promise<INestApplicationContext> {
-  return NestFactory.createApplicationContext(DatabaseModule.forRoot(options(url, poolSize)), quiet);
+export function startBenchContext(url: string, poolSize: number, extra: DatabaseModuleOptions = {}): Promise<INestApplicationContext> {
+  return NestFactory.createApplicationContext(DatabaseModule.forRoot({ ...options(url, poolSize), ...extra }), quiet);
 }
 
 function options(url: string, poolSize: number): DatabaseModuleOptions {

@@ -11,6 +11,7 @@ import { createBenchDatabase, migrate, seed } from './bench-database';
 import type { ReportRow } from './harness';
 import { printReport } from './report';
 import { archival } from './scenarios/archival';
+import { audit } from './scenarios/audit';
 import { citus } from './scenarios/citus';
 import { embeddedStart } from './scenarios/embedded-start';
 import { seedDataset } from './scenarios/dataset';
@@ -22,7 +23,7 @@ import { scopedRead } from './scenarios/scoped-read';
 import { snapshotSave } from './scenarios/snapshot-save';
 
 const quick = process.argv.includes('--quick');
-/** `--only=scoped,http,save,peer,scale,archival,embedded,migrations,citus`: run a subset. */
+/** `--only=scoped,http,save,audit,peer,scale,archival,embedded,migrations,citus`: run a subset. */
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
 const wanted = (name: string) => !only || only.includes(name);
 const POOL = 10;
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
     if (wanted('scoped')) rows.push(...(await step('scoped read', () => scopedRead(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
     if (wanted('http')) rows.push(...(await step('http', () => httpRead(db.url, data, { durationMs, connections: CALLERS, poolSize: POOL }))));
     if (wanted('save')) rows.push(...(await step('snapshot save', () => snapshotSave(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
+    if (wanted('audit')) rows.push(...(await step('audit', () => audit(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
     if (wanted('peer')) rows.push(...(await step('peer', async () => peer(db.url, await seedDataset(db.url, 50, 1000), { durationMs, concurrency: CALLERS, poolSize: POOL }))));
     if (wanted('scale')) {
       const scaled = await step('scale', () =>

@@ -1,7 +1,7 @@
 import { type INestApplication, Logger } from '@nestjs/common';
 import { getRepositoryToken } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { DatabaseModule, Flow, InvalidTenantIdError, TenancyService } from '../../src';
+import { DatabaseModule, Flow, InvalidActorError, InvalidTenantIdError, TenancyService } from '../../src';
 import { ClusterTopology } from '../../src/cluster/cluster-topology';
 import { preludeStatements, tenantSetStatement } from '../../src/tenancy/prelude';
 import { bootApp } from '../utils/apps';
@@ -135,7 +135,27 @@ describe('Routing predicate and prelude on a single node', () => {
       const tenantId = '00000000-0000-4000-8000-000000000001';
       const statements = preludeStatements('single-node', { kind: 'tenant', tenantId }, timeouts);
       expect(statements.map((s) => s.text).join('; ')).not.toContain(tenantId);
-      expect(statements.find((s) => s.values?.includes(tenantId))?.values).toEqual([tenantId, '1000', '2000']);
+      expect(statements.find((s) => s.values?.includes(tenantId))?.values).toEqual([tenantId, '', '1000', '2000']);
+    });
+
+    it.each([
+      `o'brien`,
+      `x'; RESET ROLE; SELECT '`,
+      `back\\slash\\' ; --`,
+      `\\'; SET LOCAL app.current_tenant_id = '00000000-0000-4000-8000-000000000001`,
+      `$$ E'\\x00' $$ ünïcødé 🙂`,
+    ])('the Citus prelude carries the actor %j as a literal that reads back exactly', async (actor) => {
+      const statements = preludeStatements('citus', { kind: 'system' }, timeouts, true, actor);
+      const set = statements.find((statement) => statement.text.startsWith('SET LOCAL app.current_actor'))!;
+      const read = await asSystem(db.url, async (c) => {
+        await c.query(set.text);
+        return (await c.query(`SELECT current_setting('app.current_actor') AS actor, current_setting('app.current_tenant_id', true) AS tenant`)).rows[0];
+      }, false);
+      expect(read).toEqual({ actor, tenant: null });
+    });
+
+    it('refuses an actor with NUL before any SQL is built', () => {
+      expect(() => preludeStatements('citus', { kind: 'system' }, timeouts, true, 'a\0b')).toThrow(InvalidActorError);
     });
   });
 });
