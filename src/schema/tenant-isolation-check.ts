@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { TENANT_COLUMN } from '../tenancy/tenant-column';
+import { crossTenantKeys, describeCrossTenantKey } from './cross-tenant-keys';
 import { CURRENT_TENANT_SETTING } from './tenant-policy';
 
 /** Runs one catalog query and returns its rows: a pg `Client`, a `DataSource`, a `QueryRunner`. */
@@ -15,6 +16,10 @@ const readsTenant = (expression: string | null) => expression?.includes(`current
  * - a policy for `fdl_app` whose USING reads `app.current_tenant_id`, with a WITH CHECK that does
  *   too unless it is SELECT-only; no policy for PUBLIC (partitions: the parent's policy applies);
  * - `fdl_app` may SELECT a table with `tenant_id` (otherwise every query is "permission denied");
+ * - no key of a table with `tenant_id` spans tenants (PostgreSQL checks keys without RLS): every
+ *   primary key, unique constraint, unique index (partial and expression ones too) and exclusion
+ *   constraint has `tenant_id` in its key, and every foreign key to a tenant table pairs `tenant_id`
+ *   with its `tenant_id` (to `tenants`, with its `id`); see {@link crossTenantKeys};
  * - no TRUNCATE, REFERENCES or TRIGGER for `fdl_app`, `fdl_system` or PUBLIC (TRUNCATE ignores
  *   RLS), and no grant at all to PUBLIC.
  *
@@ -54,6 +59,7 @@ export async function tenantTableViolations(query: CatalogQuery): Promise<string
     }
     if (table.tenantScoped && !table.appSelect) violations.push(`${table.name}: fdl_app has no SELECT grant`);
   }
+  violations.push(...(await crossTenantKeys(query)).map(describeCrossTenantKey));
   const dangerousGrants = await query<{ table: string; privilege: string; grantee: string }>(
     `SELECT table_name AS table, privilege_type AS privilege, grantee FROM information_schema.role_table_grants
      WHERE table_schema = 'public' AND grantee IN ('fdl_app', 'fdl_system', 'PUBLIC')
@@ -78,7 +84,9 @@ export class TenantIsolationError extends Error {
 /**
  * Checks every table of the database behind `dataSource` against {@link tenantTableViolations}
  * and throws {@link TenantIsolationError} listing all violations. Meant for an application's own
- * tests, after its migrations: a table made without `tenantTable()` fails here, named.
+ * tests, after its migrations: a table made without `tenantTable()` fails here, named, and so does
+ * a key that spans tenants added after `tenantTable()` ran (e.g. `ADD CONSTRAINT … UNIQUE (number)`
+ * in a later migration), which `tenantTable()` itself cannot see.
  */
 export async function assertTenantIsolation(dataSource: DataSource): Promise<void> {
   const violations = await tenantTableViolations((sql) => dataSource.query(sql));

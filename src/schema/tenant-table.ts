@@ -1,5 +1,6 @@
 import type { QueryRunner } from 'typeorm';
 import { TENANT_COLUMN } from '../tenancy/tenant-column';
+import { crossTenantKeys } from './cross-tenant-keys';
 import { tenantPolicyExpression } from './tenant-policy';
 
 /** What `fdl_app` (a tenant's request) may do to a table. */
@@ -22,7 +23,12 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
  * includes it, as the library's tables do (`PRIMARY KEY (tenant_id, id)`): other tables then
  * reference a row by `(tenant_id, id)` (a foreign-key check bypasses RLS; only a composite
  * reference makes pointing at another tenant's row impossible), and Citus, which shards by
- * `tenant_id`, accepts the table. It adds:
+ * `tenant_id`, accepts the table. For the same reason every other key must be within one tenant:
+ * it refuses a unique key (constraint, or unique index, partial and expression ones too) or an
+ * exclusion constraint without `tenant_id`, and a foreign key to a tenant table that does not pair
+ * `tenant_id` on both sides (`UNIQUE (tenant_id, number)`,
+ * `FOREIGN KEY (tenant_id, invoice_id) REFERENCES invoices (tenant_id, id)`); keys added after
+ * it ran are `assertTenantIsolation()`'s to find. It adds:
  *
  * - `FK_<table>_tenant` to `tenants (id)` (ON DELETE CASCADE), unless `tenant_id` already has one;
  * - ROW LEVEL SECURITY enabled and forced (forced: the table owner is subject to it too);
@@ -49,6 +55,7 @@ export async function tenantTable(queryRunner: QueryRunner, table: string, optio
   }
   await assertTenantColumn(queryRunner, table);
   await assertTenantKey(queryRunner, table);
+  await assertKeysWithinTenant(queryRunner, table);
 
   const [hasTenantKey] = await queryRunner.query(
     `SELECT 1 FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
@@ -116,4 +123,16 @@ async function assertTenantKey(queryRunner: QueryRunner, table: string): Promise
         (key ? ` (its primary key is ${key.name})` : ''),
     );
   }
+}
+
+async function assertKeysWithinTenant(queryRunner: QueryRunner, table: string): Promise<void> {
+  const keys = (await crossTenantKeys((sql) => queryRunner.query(sql))).filter((key) => key.table === table);
+  if (!keys.length) return;
+  throw new Error(
+    `tenantTable: ${table} has keys that span tenants. PostgreSQL checks a key over every tenant's rows, without row level security: ` +
+      `a duplicate-key error tells one tenant that another has the value, and a foreign key lets a row point at another tenant's row ` +
+      `and keep it from being deleted. Put ${TENANT_COLUMN} in each key:\n` +
+      keys.map((key) => `  - ${key.kind} ${key.name} ${key.problem} (${key.definition}): declare ${key.instead}\n`).join('') +
+      `A value unique across tenants belongs in a table of its own that is no tenant's (README "A value unique across tenants").`,
+  );
 }

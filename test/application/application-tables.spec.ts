@@ -61,12 +61,18 @@ describe.each(BACKENDS)('An application table made with tenantTable() ($name)', 
         'careless_notes: row level security is not forced',
         'careless_notes: no policy for fdl_app',
         'careless_notes: fdl_app has no SELECT grant',
+        // Its id alone is unique across tenants: a duplicate-key error would tell one tenant another's id.
+        'careless_notes: primary key careless_notes_pkey leaves tenant_id out of its key (PRIMARY KEY (id))',
       ]);
       // Granted but never made row-level secure: readable by every tenant, and named for it.
       await dataSource.query(`GRANT SELECT ON careless_notes TO fdl_app`);
       await dataSource.query(`ALTER TABLE careless_notes ENABLE ROW LEVEL SECURITY`);
       await expect(assertTenantIsolation(dataSource)).rejects.toMatchObject({
-        violations: ['careless_notes: row level security is not forced', 'careless_notes: no policy for fdl_app'],
+        violations: [
+          'careless_notes: row level security is not forced',
+          'careless_notes: no policy for fdl_app',
+          'careless_notes: primary key careless_notes_pkey leaves tenant_id out of its key (PRIMARY KEY (id))',
+        ],
       });
     } finally {
       await dataSource.query(`DROP TABLE careless_notes`);
