@@ -14,6 +14,7 @@ import { archival } from './scenarios/archival';
 import { audit } from './scenarios/audit';
 import { citus } from './scenarios/citus';
 import { embeddedStart } from './scenarios/embedded-start';
+import { fairness } from './scenarios/fairness';
 import { seedDataset } from './scenarios/dataset';
 import { httpRead } from './scenarios/http';
 import { migrations } from './scenarios/migrations';
@@ -23,7 +24,7 @@ import { scopedRead } from './scenarios/scoped-read';
 import { snapshotSave } from './scenarios/snapshot-save';
 
 const quick = process.argv.includes('--quick');
-/** `--only=scoped,http,save,audit,peer,scale,archival,embedded,migrations,citus`: run a subset. */
+/** `--only=scoped,http,save,audit,fairness,peer,scale,archival,embedded,migrations,citus`: run a subset. */
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
 const wanted = (name: string) => !only || only.includes(name);
 const POOL = 10;
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
     if (wanted('http')) rows.push(...(await step('http', () => httpRead(db.url, data, { durationMs, connections: CALLERS, poolSize: POOL }))));
     if (wanted('save')) rows.push(...(await step('snapshot save', () => snapshotSave(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
     if (wanted('audit')) rows.push(...(await step('audit', () => audit(db.url, data, { durationMs, concurrency: CALLERS, poolSize: POOL }))));
+    if (wanted('fairness')) rows.push(...(await step('fairness', () => fairness(db.url, { durationMs, poolSize: POOL }))));
     if (wanted('peer')) rows.push(...(await step('peer', async () => peer(db.url, await seedDataset(db.url, 50, 1000), { durationMs, concurrency: CALLERS, poolSize: POOL }))));
     if (wanted('scale')) {
       const scaled = await step('scale', () =>

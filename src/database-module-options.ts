@@ -106,6 +106,26 @@ export interface DatabaseModuleOptions {
    * database; at least 32 characters. Env: `FDL_AUDIT_DIGEST_KEY`. Default: unset (digests unsigned).
    */
   auditDigestKey?: string;
+  /**
+   * A tenant's share of the pool while tenants contend for it (above 0, at most 1): each freed
+   * connection goes to the waiting tenant that holds the least of its share, so a tenant holds no
+   * more than its share while another that holds less of its own waits. A tenant alone uses the
+   * whole pool. Env: `FDL_DB_TENANT_SHARE`. Default: `0.25`.
+   */
+  tenantShare?: number | string;
+  /** A tenant's own share where it differs from `tenantShare` (e.g. a paying tier); undefined: `tenantShare`. */
+  tenantShareOf?: (tenantId: string) => number | undefined;
+  /**
+   * The most transactions one tenant may have waiting for a connection; one more is refused at once
+   * (429 with `Retry-After`). Env: `FDL_DB_TENANT_QUEUE`. Default: 4 × `poolSize`, at least 16.
+   */
+  tenantQueue?: number | string;
+  /**
+   * With OpenTelemetry: put the tenant id (`fdl.tenant.id`) on the per-tenant pool metrics
+   * (transactions waiting, connections held, wait time, refusals). A tenant id identifies a customer,
+   * and one attribute value per tenant multiplies the series a backend stores. Default: `false`.
+   */
+  tenantIdOnMetrics?: boolean;
   /** Read unset options from the environment. Default: `true`. */
   readEnvironment?: boolean;
   /**

@@ -1,3 +1,4 @@
+import { tenantSchedulerProvider } from './fairness/tenant-scheduler.provider';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -82,6 +83,7 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
     ClusterTopology.provider,
     PreparedStatements.provider,
     SessionGuard.provider,
+    tenantSchedulerProvider,
     LoginRoleCheck,
     DatabaseTelemetry,
     ObservabilityLifecycle,

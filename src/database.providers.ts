@@ -32,6 +32,8 @@ export const resolvedConfigProvider: Provider = {
       idleInTransactionTimeout: options.idleInTransactionTimeout,
       slowQueryThreshold: options.slowQueryThreshold,
       auditDigestKey: options.auditDigestKey,
+      tenantShare: options.tenantShare,
+      tenantQueue: options.tenantQueue,
     }),
 };
 

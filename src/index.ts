@@ -35,6 +35,7 @@ export {
   TenantContextMissingError,
   TenantMismatchError,
   TenantNotFoundError,
+  TenantThrottledError,
   TransactionRolledBackError,
 } from './tenancy/tenancy.errors';
 

@@ -23,6 +23,10 @@ export interface DatabaseConfig {
   slowQueryThreshold: number;
   /** The secret that signs audit digests (AuditTrail.digest); unset: digests are unsigned. */
   auditDigestKey?: string;
+  /** A tenant's share of the pool while tenants contend for it: above 0, at most 1. */
+  tenantShare: number;
+  /** The most transactions one tenant may have waiting for a connection. */
+  tenantQueue: number;
 }
 
 export const DEFAULT_POOL_SIZE = 10;
@@ -31,6 +35,21 @@ export const DEFAULT_ACQUIRE_TIMEOUT_SECONDS = 5;
 export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 60;
 export const DEFAULT_SLOW_QUERY_THRESHOLD_SECONDS = 1;
 const MAX_POOL_SIZE = 1000;
+/**
+ * A quarter of the pool (2 of the default 10 connections): while other tenants are active, one
+ * tenant's long queries occupy at most that much of the pool, and so of the database's CPU, which
+ * the pool cannot share out (bench `fairness`: at 0.3 and above a CPU-heavy tenant slowed a quiet
+ * one below half its rate on a 2-core server; at 0.2–0.25 it kept 0.8). A tenant alone still uses
+ * the whole pool. Raise it where one tenant's rate depends on many connections at once (a remote
+ * database, where round trips rather than CPU bound it).
+ */
+export const DEFAULT_TENANT_SHARE = 0.25;
+/**
+ * Four rounds of the whole pool (at least 16): a transaction further back would wait about as long as
+ * `acquireTimeout` at the hold times this module sees, so it is better told at once to come back.
+ */
+export const defaultTenantQueue = (poolSize: number) => Math.max(16, 4 * poolSize);
+const MAX_TENANT_QUEUE = 100_000;
 /** 32 characters of `openssl rand -base64 32` carry 192 bits: well past what an HMAC key needs. */
 const MIN_AUDIT_DIGEST_KEY_LENGTH = 32;
 
@@ -54,6 +73,8 @@ export interface DatabaseConfigOverrides {
   idleInTransactionTimeout?: number | string;
   slowQueryThreshold?: number | string;
   auditDigestKey?: string;
+  tenantShare?: number | string;
+  tenantQueue?: number | string;
 }
 
 /**
@@ -81,6 +102,8 @@ export function loadDatabaseConfig(env: Env = process.env, overrides: DatabaseCo
     ),
     slowQueryThreshold: seconds('slowQueryThreshold', 'FDL_DB_SLOW_QUERY', DEFAULT_SLOW_QUERY_THRESHOLD_SECONDS),
     auditDigestKey: text(overrides.auditDigestKey, 'FDL_AUDIT_DIGEST_KEY'),
+    tenantShare: pick(overrides.tenantShare, 'tenantShare', env, 'FDL_DB_TENANT_SHARE', readShare) ?? DEFAULT_TENANT_SHARE,
+    tenantQueue: pick(overrides.tenantQueue, 'tenantQueue', env, 'FDL_DB_TENANT_QUEUE', readQueue) ?? defaultTenantQueue(poolSizeOf(overrides, env)),
   });
 }
 
@@ -190,6 +213,27 @@ function readPoolSize(value: unknown, name: string): number {
   const size = typeof value === 'string' ? Number(value) : (value as number);
   assertPoolSize(size, name);
   return size;
+}
+
+function readShare(value: unknown, name: string): number {
+  const share = typeof value === 'string' && /^\d*\.?\d+$/.test(value) ? Number(value) : value;
+  if (typeof share !== 'number' || !(share > 0 && share <= 1)) {
+    throw new DatabaseConfigError(`${name} must be a number above 0 and at most 1 (a share of the pool), got ${JSON.stringify(value)}`);
+  }
+  return share;
+}
+
+function readQueue(value: unknown, name: string): number {
+  const queue = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof queue !== 'number' || !Number.isInteger(queue) || queue < 0 || queue > MAX_TENANT_QUEUE) {
+    throw new DatabaseConfigError(`${name} must be a whole number from 0 to ${MAX_TENANT_QUEUE}, got ${JSON.stringify(value)}`);
+  }
+  return queue;
+}
+
+/** The pool size as loadDatabaseConfig reads it, for the defaults that follow from it. */
+function poolSizeOf(overrides: DatabaseConfigOverrides, env: Env): number {
+  return pick(overrides.poolSize, 'poolSize', env, 'FDL_DB_POOL_SIZE', readPoolSize) ?? DEFAULT_POOL_SIZE;
 }
 
 function readSeconds(value: unknown, name: string): number {

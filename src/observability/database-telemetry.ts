@@ -1,5 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Counter, Histogram } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, UpDownCounter } from '@opentelemetry/api';
+import type { FairnessObserver } from '../fairness/tenant-scheduler';
+import { SYSTEM_KEY } from '../fairness/tenant-scheduler';
 import type { DatabaseModuleOptions } from '../database-module-options';
 import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
 import type { DatabaseScope } from '../tenancy/database-scope';
@@ -8,6 +10,10 @@ import { ATTR, METRIC } from './telemetry-names';
 import { transactionOutcome } from './transaction-outcome';
 
 interface Instruments {
+  tenantWaiting: UpDownCounter;
+  tenantHolding: UpDownCounter;
+  tenantWaitDuration: Histogram;
+  tenantRefusals: Counter;
   transactionDuration: Histogram;
   preludeRefusals: Counter;
   sessionStateFound: Counter;
@@ -26,10 +32,33 @@ export type TransactionFinished = (error?: unknown) => void;
 export class DatabaseTelemetry {
   /** Whether the tenant id goes on spans (`fdl.tenant.id`). */
   readonly tenantIdOnSpans: boolean;
+  /** Whether the tenant id goes on the per-tenant pool metrics. */
+  private readonly tenantIdOnMetrics: boolean;
   private instruments?: Instruments;
 
   constructor(@Inject(DATABASE_MODULE_OPTIONS) options: DatabaseModuleOptions) {
     this.tenantIdOnSpans = options.tenantIdOnSpans === true;
+    this.tenantIdOnMetrics = options.tenantIdOnMetrics === true;
+  }
+
+  /**
+   * What the tenant scheduler reports: per tenant with `tenantIdOnMetrics`, otherwise by scope
+   * (tenant or system) only. Undefined without `@opentelemetry/api`: the scheduler then calls nothing.
+   */
+  fairnessObserver(): FairnessObserver | undefined {
+    if (!openTelemetry()) return undefined;
+    const attributes = (key: string): Attributes =>
+      key === SYSTEM_KEY
+        ? { [ATTR.transactionScope]: 'system' }
+        : this.tenantIdOnMetrics
+          ? { [ATTR.transactionScope]: 'tenant', [ATTR.tenantId]: key }
+          : { [ATTR.transactionScope]: 'tenant' };
+    return {
+      waiting: (key, delta) => this.meters()?.tenantWaiting.add(delta, attributes(key)),
+      holding: (key, delta) => this.meters()?.tenantHolding.add(delta, attributes(key)),
+      waited: (key, seconds) => this.meters()?.tenantWaitDuration.record(seconds, attributes(key)),
+      refused: (key, reason) => this.meters()?.tenantRefusals.add(1, { ...attributes(key), [ATTR.refusalReason]: reason }),
+    };
   }
 
   /** Call as a transaction begins, in its caller's context; call the result when it has ended. */
@@ -77,6 +106,23 @@ export class DatabaseTelemetry {
     if (!api) return undefined;
     const meter = api.metrics.getMeter(INSTRUMENTATION_SCOPE, INSTRUMENTATION_VERSION);
     this.instruments = {
+      tenantWaiting: meter.createUpDownCounter(METRIC.tenantWaiting, {
+        description: "A tenant's transactions waiting for their turn at the pool.",
+        unit: '{transaction}',
+      }),
+      tenantHolding: meter.createUpDownCounter(METRIC.tenantHolding, {
+        description: "Pooled connections held by a tenant's transactions.",
+        unit: '{connection}',
+      }),
+      tenantWaitDuration: meter.createHistogram(METRIC.tenantWaitDuration, {
+        description: 'How long a transaction waited for its turn at the pool.',
+        unit: 's',
+        advice: { explicitBucketBoundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] },
+      }),
+      tenantRefusals: meter.createCounter(METRIC.tenantRefusals, {
+        description: 'Transactions refused before they took a connection: their tenant had too many waiting, or waited too long.',
+        unit: '{transaction}',
+      }),
       transactionDuration: meter.createHistogram(METRIC.transactionDuration, {
         description: 'Duration of tenant and system transactions, from their start to commit or rollback.',
         unit: 's',

@@ -5,10 +5,11 @@ import { ATTR, METRIC } from './telemetry-names';
 
 /**
  * Reports the DataSource's pool (connections used and idle, requests waiting, its size) under the
- * semantic conventions' names, read from pg-pool when a metric reader collects. Returns what stops
- * the reporting; nothing when `@opentelemetry/api` is not installed.
+ * semantic conventions' names, read from pg-pool when a metric reader collects. Requests waiting
+ * include `waitingForTurn()`: the transactions the tenant scheduler holds back before they reach
+ * pg-pool. Returns what stops the reporting; nothing when `@opentelemetry/api` is not installed.
  */
-export function observePool(dataSource: DataSource): (() => void) | undefined {
+export function observePool(dataSource: DataSource, waitingForTurn: () => number = () => 0): (() => void) | undefined {
   const api = openTelemetry();
   const pool = (dataSource.driver as unknown as { master?: Pool & { options?: { max?: number } } }).master;
   if (!api || !pool) return undefined;
@@ -29,7 +30,7 @@ export function observePool(dataSource: DataSource): (() => void) | undefined {
   const observe = (result: import('@opentelemetry/api').BatchObservableResult) => {
     result.observe(count, pool.totalCount - pool.idleCount, { ...poolName, [ATTR.connectionState]: 'used' });
     result.observe(count, pool.idleCount, { ...poolName, [ATTR.connectionState]: 'idle' });
-    result.observe(pending, pool.waitingCount, poolName);
+    result.observe(pending, pool.waitingCount + waitingForTurn(), poolName);
     if (pool.options?.max !== undefined) result.observe(max, pool.options.max, poolName);
   };
   meter.addBatchObservableCallback(observe, [count, pending, max]);

@@ -9,6 +9,14 @@ export const METRIC = {
   preludeRefusals: 'fdl.prelude.refusals',
   /** Counter: connections discarded because an earlier transaction left session state on them. */
   sessionStateFound: 'fdl.session_state.found',
+  /** UpDownCounter: a tenant's transactions waiting for their turn at the pool. */
+  tenantWaiting: 'fdl.tenant.transactions.waiting',
+  /** UpDownCounter: pooled connections a tenant's transactions hold. */
+  tenantHolding: 'fdl.tenant.connections.held',
+  /** Histogram, seconds: how long a transaction waited for its turn. */
+  tenantWaitDuration: 'fdl.tenant.wait.duration',
+  /** Counter: transactions refused before they took a connection, by reason (queue_full, wait_timeout). */
+  tenantRefusals: 'fdl.tenant.refusals',
   /** Counter: migrations applied at start. */
   migrationsApplied: 'fdl.migrations.applied',
   /** Histogram, seconds (semantic conventions): statements sent in the prelude's round trip. */

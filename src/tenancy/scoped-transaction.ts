@@ -1,3 +1,4 @@
+import { type Admission, SYSTEM_KEY, type TenantScheduler } from '../fairness/tenant-scheduler';
 import type { PoolClient, QueryResult } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { DatabaseTelemetry } from '../observability/database-telemetry';
@@ -68,6 +69,10 @@ export class ScopedTransaction {
   private prelude?: Promise<Error | undefined>;
   private ended = false;
   private connectionLost?: DatabaseUnavailableError;
+  /** This transaction's turn at the pool (fairness/tenant-scheduler.ts), held until it ends. */
+  private admission?: Admission;
+  /** Why the scheduler gave it no turn: it never took a connection. */
+  private refused?: Error;
   private readonly onConnectionError = (error: Error) => {
     this.connectionLost = new DatabaseUnavailableError('the connection to the server was lost', error);
   };
@@ -89,6 +94,8 @@ export class ScopedTransaction {
      * tainted session is cleaned with DISCARD ALL, not left behind with its connection.
      */
     private readonly sharedSession = false,
+    /** Shares the pool between tenants; without it, first come, first served. */
+    private readonly scheduler?: TenantScheduler,
   ) {
     this.driver = dataSource.driver as unknown as PostgresDriverInternals;
     this.queryRunner = dataSource.createQueryRunner('master');
@@ -119,6 +126,7 @@ export class ScopedTransaction {
       this.client?.removeListener('error', this.onConnectionError);
       this.internals.isTransactionActive = false;
       await this.queryRunner.release();
+      this.admission?.release();
     }
   }
 
@@ -128,7 +136,7 @@ export class ScopedTransaction {
    * the transaction better than the statements' own errors do.
    */
   async failureCause(): Promise<Error | undefined> {
-    return (await this.prelude) ?? this.connectionLost;
+    return this.refused ?? (await this.prelude) ?? this.connectionLost;
   }
 
   private get internals(): PostgresQueryRunnerInternals {
@@ -136,9 +144,19 @@ export class ScopedTransaction {
   }
 
   private async borrow(connect: () => Promise<PoolClient>): Promise<PoolClient> {
+    if (this.scheduler) {
+      try {
+        const turn = this.scheduler.admit(this.scope.kind === 'tenant' ? this.scope.tenantId : SYSTEM_KEY);
+        this.admission = turn instanceof Promise ? await turn : turn;
+      } catch (error) {
+        throw (this.refused = error as Error);
+      }
+    }
     try {
       this.client = await connect();
     } catch (error) {
+      this.admission?.release();
+      this.admission = undefined;
       throw toUnavailableError(error) ?? error;
     }
     // The server may end the session under us (restart, idle_in_transaction_session_timeout); TypeORM

@@ -45,8 +45,29 @@ export class TenantContextConflictError extends TenancyError {
 /** No connection could be had in time, or the server could not be reached. Maps to HTTP 503. */
 export class DatabaseUnavailableError extends TenancyError {
   override name = 'DatabaseUnavailableError';
-  constructor(reason: string, readonly cause?: unknown) {
+  constructor(
+    reason: string,
+    readonly cause?: unknown,
+    /** When to try again, in seconds, where the module can tell (the `Retry-After` of the 503). */
+    readonly retryAfterSeconds?: number,
+  ) {
     super(`database unavailable: ${reason}`);
+  }
+}
+
+/**
+ * A tenant has as many transactions waiting for a connection as it may (the `tenantQueue` option):
+ * this one was refused before it took a connection or ran a statement, so nothing was written.
+ * Maps to HTTP 429 with `Retry-After`.
+ */
+export class TenantThrottledError extends TenancyError {
+  override name = 'TenantThrottledError';
+  constructor(
+    reason: string,
+    /** When to try again, in seconds. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`too many requests for this tenant: ${reason}`);
   }
 }
 

@@ -13,6 +13,7 @@ import { TenantContext } from './tenant-context';
 import { parseTenantId } from './tenant-id';
 import { parseActor } from './actor';
 import { TenantContextConflictError } from './tenancy.errors';
+import { TenantScheduler } from '../fairness/tenant-scheduler';
 
 /** Options of {@link TenancyService.runInTenant} and {@link TenancyService.runAsSystem}. */
 export interface RunOptions {
@@ -35,6 +36,7 @@ export class TenancyService {
     private readonly topology: ClusterTopology,
     private readonly prepared: PreparedStatements,
     private readonly sessionGuard: SessionGuard,
+    private readonly scheduler: TenantScheduler,
   ) {}
 
   /**
@@ -72,7 +74,9 @@ export class TenancyService {
     const transaction = new ScopedTransaction(dataSource, scope, {
       statementMs: this.config.queryTimeout * 1000,
       idleInTransactionMs: this.config.idleInTransactionTimeout * 1000,
-    }, checkedActor, this.telemetry, this.topology.preludeForm, this.prepared, this.sessionGuard, this.config.backend === 'embedded');
+    }, checkedActor, this.telemetry, this.topology.preludeForm, this.prepared, this.sessionGuard, this.config.backend === 'embedded',
+    // A system path with a pool of its own (systemUrl) shares it with nobody.
+    dataSource === this.dataSource ? this.scheduler : undefined);
     const finished = this.telemetry.transactionStarted(scope);
     return this.context.run(transaction, async () => {
       let result: T;

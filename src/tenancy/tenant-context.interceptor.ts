@@ -5,6 +5,7 @@ import {
   type ExecutionContext,
   ForbiddenException,
   HttpException,
+  HttpStatus,
   Inject,
   Injectable,
   type NestInterceptor,
@@ -20,7 +21,15 @@ import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
 import { toUnavailableError } from './database-unavailable';
 import { parseTenantId } from './tenant-id';
 import { AuditDigestError } from '../audit/audit-digest';
-import { DatabaseUnavailableError, InvalidActorError, InvalidTenantIdError, TenancyError, TenantMismatchError, TenantNotFoundError } from './tenancy.errors';
+import {
+  DatabaseUnavailableError,
+  InvalidActorError,
+  InvalidTenantIdError,
+  TenancyError,
+  TenantMismatchError,
+  TenantNotFoundError,
+  TenantThrottledError,
+} from './tenancy.errors';
 import { TenancyService } from './tenancy.service';
 import { WITHOUT_TENANT } from './without-tenant.decorator';
 
@@ -62,7 +71,7 @@ export class TenantContextInterceptor implements NestInterceptor {
     if (this.isUnscoped(context)) {
       // No tenant transaction, but the handler's own (runAsSystem, runInTenant) fail the same ways:
       // a database that cannot serve is a 503 here too, not a 500.
-      return next.handle().pipe(catchError((error: unknown) => throwError(() => toHttpException(error))));
+      return next.handle().pipe(catchError((error: unknown) => throwError(() => toHttpResponse(context, error))));
     }
     // One observable and two promises per request instead of an operator chain: the transaction
     // holds the handler's values until it has committed, then they are emitted.
@@ -72,7 +81,7 @@ export class TenantContextInterceptor implements NestInterceptor {
           for (const value of values) subscriber.next(value);
           subscriber.complete();
         },
-        (error: unknown) => subscriber.error(toHttpException(error)),
+        (error: unknown) => subscriber.error(toHttpResponse(context, error)),
       );
     });
   }
@@ -124,6 +133,23 @@ function valuesOf(observable: Observable<unknown>): Promise<unknown[]> {
   });
 }
 
+/** The HTTP answer to `error`, with `Retry-After` set on the response where the module knows when. */
+function toHttpResponse(context: ExecutionContext, error: unknown): unknown {
+  const retryAfter = retryAfterOf(error);
+  if (retryAfter !== undefined) {
+    const response = context.switchToHttp().getResponse<{ setHeader?(name: string, value: string): void; header?(name: string, value: string): void }>();
+    // Express (setHeader) and Fastify (header) alike.
+    if (typeof response?.setHeader === 'function') response.setHeader('Retry-After', String(retryAfter));
+    else if (typeof response?.header === 'function') response.header('Retry-After', String(retryAfter));
+  }
+  return toHttpException(error);
+}
+
+function retryAfterOf(error: unknown): number | undefined {
+  const own = error instanceof TenantThrottledError || error instanceof DatabaseUnavailableError ? error : (error as { driverError?: unknown })?.driverError;
+  return own instanceof TenantThrottledError || own instanceof DatabaseUnavailableError ? own.retryAfterSeconds : undefined;
+}
+
 function toHttpException(error: unknown): unknown {
   if (error instanceof HttpException) return error;
   // TypeORM wraps whatever the driver threw, our own errors from the first query included.
@@ -133,6 +159,7 @@ function toHttpException(error: unknown): unknown {
   if (error instanceof TenantNotFoundError) return new ForbiddenException(error.message);
   if (error instanceof TenantMismatchError) return new ForbiddenException(error.message);
   if (error instanceof DatabaseUnavailableError) return new ServiceUnavailableException(error.message);
+  if (error instanceof TenantThrottledError) return new HttpException(error.message, HttpStatus.TOO_MANY_REQUESTS);
   if (error instanceof LifecycleError) return new LIFECYCLE_STATUS[error.code](error.message);
   if ((error as { driverError?: { code?: string } }).driverError?.code === QUERY_CANCELED) {
     return new ServiceUnavailableException('database query timed out and was cancelled');

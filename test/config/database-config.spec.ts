@@ -13,6 +13,8 @@ describe(loadDatabaseConfig.name, () => {
       acquireTimeout: 5,
       idleInTransactionTimeout: 60,
       slowQueryThreshold: 1,
+      tenantShare: 0.25,
+      tenantQueue: 40,
     });
   });
 
@@ -26,8 +28,28 @@ describe(loadDatabaseConfig.name, () => {
         FDL_DB_ACQUIRE_TIMEOUT: '1',
         FDL_DB_IDLE_IN_TRANSACTION_TIMEOUT: '90',
         FDL_DATA_DIR: '/var/lib/fdl',
+        FDL_DB_TENANT_SHARE: '0.4',
+        FDL_DB_TENANT_QUEUE: '7',
+        FDL_AUDIT_DIGEST_KEY: 'k'.repeat(32),
       }),
-    ).toEqual({ backend: 'postgres', url, dataDir: '/var/lib/fdl', poolSize: 25, queryTimeout: 2.5, acquireTimeout: 1, idleInTransactionTimeout: 90, slowQueryThreshold: 1 });
+    ).toEqual({
+      backend: 'postgres',
+      url,
+      dataDir: '/var/lib/fdl',
+      poolSize: 25,
+      queryTimeout: 2.5,
+      acquireTimeout: 1,
+      idleInTransactionTimeout: 90,
+      slowQueryThreshold: 1,
+      tenantShare: 0.4,
+      tenantQueue: 7,
+      auditDigestKey: 'k'.repeat(32),
+    });
+  });
+
+  it('bases the default tenant queue on the pool size: four rounds of it, at least 16', () => {
+    expect(loadDatabaseConfig({ FDL_DB_POOL_SIZE: '25' }).tenantQueue).toBe(100);
+    expect(loadDatabaseConfig({}, { poolSize: 2 }).tenantQueue).toBe(16);
   });
 
   it.each([
@@ -43,6 +65,12 @@ describe(loadDatabaseConfig.name, () => {
     [{ FDL_DB_TIMEOUT: '0' }, /FDL_DB_TIMEOUT must be a positive number of seconds, got 0/],
     [{ FDL_DB_TIMEOUT: '30s' }, /FDL_DB_TIMEOUT must be a positive number of seconds/],
     [{ FDL_DB_ACQUIRE_TIMEOUT: 'soon' }, /FDL_DB_ACQUIRE_TIMEOUT must be a positive number/],
+    [{ FDL_DB_TENANT_SHARE: '0' }, /FDL_DB_TENANT_SHARE must be a number above 0 and at most 1 \(a share of the pool\), got "0"/],
+    [{ FDL_DB_TENANT_SHARE: '1.5' }, /FDL_DB_TENANT_SHARE must be a number above 0 and at most 1/],
+    [{ FDL_DB_TENANT_SHARE: 'half' }, /FDL_DB_TENANT_SHARE must be a number above 0/],
+    [{ FDL_DB_TENANT_QUEUE: '-1' }, /FDL_DB_TENANT_QUEUE must be a whole number from 0 to 100000, got "-1"/],
+    [{ FDL_DB_TENANT_QUEUE: '2.5' }, /FDL_DB_TENANT_QUEUE must be a whole number/],
+    [{ FDL_AUDIT_DIGEST_KEY: 'short' }, /FDL_AUDIT_DIGEST_KEY must be at least 32 characters .*got 5$/],
   ])('rejects %j with an error naming the variable', (env, message) => {
     expect(() => loadDatabaseConfig(env)).toThrow(DatabaseConfigError);
     expect(() => loadDatabaseConfig(env)).toThrow(message);

@@ -30,6 +30,7 @@ describe('Pool and timeouts', () => {
     const waiting = await request(app.getHttpServer()).get('/probe/facts').set('X-Tenant-ID', tenant);
     expect(waiting.status).toBe(503);
     expect(waiting.body.message).toBe('database unavailable: no pooled connection became free in time');
+    expect(Number(waiting.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Date.now() - started).toBeLessThan(900);
     expect((await holder).status).toBe(200);
     await request(app.getHttpServer()).get('/probe/facts').set('X-Tenant-ID', tenant).expect(200);

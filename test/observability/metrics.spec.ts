@@ -70,6 +70,13 @@ describe('Metrics through the OpenTelemetry metrics API (PostgreSQL)', () => {
     expect(max.map((point) => point.value)).toEqual([3]);
   });
 
+  it('fdl.tenant.connections.held counts connections by scope, back to 0 when all are released, without the tenant id unless asked', async () => {
+    const held = await otel.metric('fdl.tenant.connections.held');
+    const byScope = Object.fromEntries(held.map((point) => [point.attributes['fdl.transaction.scope'], point.value]));
+    expect(byScope).toEqual({ tenant: 0, system: 0 });
+    expect(held.every((point) => point.attributes['fdl.tenant.id'] === undefined)).toBe(true);
+  });
+
   it('db.client.operation.duration counts the first statement as itself, never as BEGIN', async () => {
     const operations = await countsBy('db.client.operation.duration', 'db.operation.name');
     expect(operations.BEGIN).toBeUndefined();

@@ -1,0 +1,218 @@
+import { DatabaseUnavailableError, TenantThrottledError } from '../tenancy/tenancy.errors';
+
+/** How the pool's connections are shared between tenants. */
+export interface FairnessSettings {
+  /** Connections to share: the pool's size. */
+  permits: number;
+  /** The share of the pool one tenant may hold while others wait for it, above 0 and at most 1. */
+  share: number;
+  /** A tenant's own share, where it differs (a paying tier); undefined: {@link share}. */
+  shareOf?: (tenantId: string) => number | undefined;
+  /** The most transactions one tenant may have waiting; one more is refused at once. */
+  maxWaiting: number;
+  /** The longest a transaction waits for its turn, in milliseconds. */
+  maxWaitMs: number;
+}
+
+/** What a scheduler reports, for metrics: a tenant's transactions waiting and connections held. */
+export interface FairnessObserver {
+  waiting(key: string, delta: 1 | -1): void;
+  holding(key: string, delta: 1 | -1): void;
+  waited(key: string, seconds: number): void;
+  refused(key: string, reason: 'queue_full' | 'wait_timeout'): void;
+}
+
+/** A connection's worth of the pool, held by one transaction until it releases it. */
+export interface Admission {
+  release(): void;
+}
+
+/** The key of the system path, which takes its turns like any tenant. */
+export const SYSTEM_KEY = 'system';
+
+interface Waiter {
+  grant(admission: Admission): void;
+  refuse(error: Error): void;
+  since: number;
+}
+
+interface TenantState {
+  key: string;
+  share: number;
+  held: number;
+  waiting: Waiter[];
+  /** When it was last given a connection, in grants: the oldest goes first among equals. */
+  lastServed: number;
+  /** The connection time it has had, in ms, divided by its share (start-time fair queuing). */
+  virtualTime: number;
+}
+
+/**
+ * Hands the pool's connections out to transactions so that tenants share them (fair queuing):
+ *
+ * - A tenant alone (no other tenant has a transaction holding or waiting for a connection) takes any
+ *   free connection at once: it may use the whole pool.
+ * - While another tenant is active, a tenant holds at most its share of the pool (`share ×
+ *   permits`, at least one): past it, its transactions wait even when a connection is free, which
+ *   is kept for the others. A long query cannot be interrupted to give its connection back, so the
+ *   share is what a newcomer finds free, instead of waiting behind a pool full of long queries.
+ * - Each freed connection goes to the waiting tenant that has had the least connection time for its
+ *   share (start-time fair queuing: a tenant's clock advances by each hold divided by its share, and
+ *   one that becomes active starts at the clock of the last served, so idling earns no credit). A
+ *   tenant whose queries take 40 ms and one whose take 1 ms get equal time, not equal turns: the
+ *   second runs about 40 transactions in the time of one of the first's.
+ * - A tenant may have at most `maxWaiting` transactions waiting: one more is refused at once
+ *   ({@link TenantThrottledError}, 429), and one that waits `maxWaitMs` is refused then
+ *   ({@link DatabaseUnavailableError}, 503); both before any statement ran, so nothing was written.
+ *
+ * Synchronous bookkeeping only: a transaction that finds a connection free pays a map lookup.
+ */
+export class TenantScheduler {
+  private free: number;
+  private readonly tenants = new Map<string, TenantState>();
+  /** Tenants with transactions waiting. */
+  private readonly queued = new Set<TenantState>();
+  private grants = 0;
+  /** The virtual time of the tenant served last: where a tenant that becomes active starts. */
+  private virtualNow = 0;
+  /** How long a connection is held, smoothed: the base of a refused request's Retry-After. */
+  private holdMs = 50;
+
+  constructor(
+    private readonly settings: FairnessSettings,
+    private readonly observer?: FairnessObserver,
+  ) {
+    this.free = settings.permits;
+  }
+
+  /** A connection's turn for `key` (a tenant id, or {@link SYSTEM_KEY}): at once when one is free. */
+  admit(key: string): Admission | Promise<Admission> {
+    const tenant = this.stateOf(key);
+    if (this.free > 0 && this.mayTake(tenant)) return this.grant(tenant);
+    if (tenant.waiting.length >= this.settings.maxWaiting) {
+      this.forget(tenant);
+      this.observer?.refused(key, 'queue_full');
+      throw new TenantThrottledError(
+        `this tenant already has ${tenant.waiting.length} transactions waiting for a database connection (the most it may have)`,
+        this.retryAfterSeconds(tenant),
+      );
+    }
+    return new Promise<Admission>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        tenant.waiting.splice(tenant.waiting.indexOf(waiter), 1);
+        this.observer?.waiting(key, -1);
+        if (tenant.waiting.length === 0) this.queued.delete(tenant);
+        this.forget(tenant);
+        this.observer?.refused(key, 'wait_timeout');
+        reject(
+          // The words of pg-pool's own timeout (database-unavailable.ts): one answer for one condition.
+          new DatabaseUnavailableError(
+            'no pooled connection became free in time',
+            undefined,
+            this.retryAfterSeconds(tenant),
+          ),
+        );
+      }, this.settings.maxWaitMs);
+      const waiter: Waiter = {
+        since: performance.now(),
+        grant: (admission) => (clearTimeout(timer), resolve(admission)),
+        refuse: (error) => (clearTimeout(timer), reject(error)),
+      };
+      tenant.waiting.push(waiter);
+      this.queued.add(tenant);
+      this.observer?.waiting(key, 1);
+    });
+  }
+
+  /** Transactions waiting, all tenants together. */
+  get waitingCount(): number {
+    let count = 0;
+    for (const tenant of this.queued) count += tenant.waiting.length;
+    return count;
+  }
+
+  private grant(tenant: TenantState): Admission {
+    this.free -= 1;
+    tenant.held += 1;
+    tenant.lastServed = ++this.grants;
+    this.virtualNow = Math.max(this.virtualNow, tenant.virtualTime);
+    this.observer?.holding(tenant.key, 1);
+    const granted = performance.now();
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        const heldMs = performance.now() - granted;
+        this.holdMs += (heldMs - this.holdMs) / 16;
+        tenant.virtualTime += heldMs / tenant.share;
+        tenant.held -= 1;
+        this.free += 1;
+        this.observer?.holding(tenant.key, -1);
+        this.forget(tenant);
+        this.dispatch();
+      },
+    };
+  }
+
+  /** Whether `tenant` may take another connection: it is alone, or holds less than its share. */
+  private mayTake(tenant: TenantState): boolean {
+    return this.tenants.size === 1 || tenant.held < Math.max(1, Math.floor(tenant.share * this.settings.permits));
+  }
+
+  /** Gives the free connections to the waiting tenants, in turn. */
+  private dispatch(): void {
+    while (this.free > 0 && this.queued.size > 0) {
+      let next: TenantState | undefined;
+      for (const tenant of this.queued) {
+        if (this.mayTake(tenant) && (next === undefined || before(tenant, next))) next = tenant;
+      }
+      // Only tenants past their share wait, and another tenant is active: the free ones are its.
+      if (next === undefined) return;
+      const waiter = next!.waiting.shift()!;
+      if (next!.waiting.length === 0) this.queued.delete(next!);
+      this.observer?.waiting(next!.key, -1);
+      this.observer?.waited(next!.key, (performance.now() - waiter.since) / 1000);
+      waiter.grant(this.grant(next!));
+    }
+  }
+
+  private stateOf(key: string): TenantState {
+    let tenant = this.tenants.get(key);
+    if (!tenant) {
+      tenant = { key, share: this.shareOf(key), held: 0, waiting: [], lastServed: 0, virtualTime: this.virtualNow };
+      this.tenants.set(key, tenant);
+    }
+    return tenant;
+  }
+
+  private shareOf(key: string): number {
+    const own = key === SYSTEM_KEY ? undefined : this.settings.shareOf?.(key);
+    return own === undefined ? this.settings.share : checkShare(own, `the share given for tenant ${key}`);
+  }
+
+  /**
+   * A tenant that holds nothing and waits for nothing is forgotten: the map holds active tenants only.
+   * One fewer active tenant may let another past its share take the free connections.
+   */
+  private forget(tenant: TenantState): void {
+    if (tenant.held === 0 && tenant.waiting.length === 0 && this.tenants.delete(tenant.key)) this.dispatch();
+  }
+
+  /** Roughly when the tenant's queue will have moved on by one full round of its share. */
+  private retryAfterSeconds(tenant: TenantState): number {
+    const connections = Math.max(1, Math.floor(tenant.share * this.settings.permits));
+    return Math.max(1, Math.ceil((this.holdMs * (tenant.waiting.length + 1)) / connections / 1000));
+  }
+}
+
+/** Whether `a` goes before `b`: the less connection time for its share, then the one served longest ago. */
+function before(a: TenantState, b: TenantState): boolean {
+  return a.virtualTime !== b.virtualTime ? a.virtualTime < b.virtualTime : a.lastServed < b.lastServed;
+}
+
+/** `share` when it is a number above 0 and at most 1; otherwise an error naming `what`. */
+export function checkShare(share: number, what: string): number {
+  if (typeof share !== 'number' || !(share > 0 && share <= 1)) throw new RangeError(`${what} must be a number above 0 and at most 1, got ${String(share)}`);
+  return share;
+}

@@ -1,0 +1,131 @@
+import { DatabaseUnavailableError, TenantThrottledError } from '../../src';
+import { type Admission, type FairnessSettings, SYSTEM_KEY, TenantScheduler } from '../../src/fairness/tenant-scheduler';
+
+/**
+ * The scheduler's turn taking, step by step: which waiting transaction each freed connection goes
+ * to. (Through the module and a real server: tenant-fairness.spec.ts.)
+ */
+describe(TenantScheduler.name, () => {
+  const settings = (overrides: Partial<FairnessSettings> = {}): FairnessSettings => ({
+    permits: 4,
+    share: 0.5,
+    maxWaiting: 100,
+    maxWaitMs: 60_000,
+    ...overrides,
+  });
+
+  /** Admissions as they are granted, in order, with their tenant. */
+  function harness(scheduler: TenantScheduler) {
+    const granted: { key: string; admission: Admission }[] = [];
+    const admit = async (key: string) => {
+      const admission = await scheduler.admit(key);
+      granted.push({ key, admission });
+      return admission;
+    };
+    const held = (key: string) => granted.filter((entry) => entry.key === key && !released.has(entry.admission)).length;
+    const released = new Set<Admission>();
+    const release = async (key: string) => {
+      const entry = granted.find((candidate) => candidate.key === key && !released.has(candidate.admission))!;
+      released.add(entry.admission);
+      entry.admission.release();
+      await flush();
+    };
+    return { granted, admit, held, release };
+  }
+  const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('a tenant alone takes the whole pool, at once', async () => {
+    const scheduler = new TenantScheduler(settings());
+    const { admit, held } = harness(scheduler);
+    for (let i = 0; i < 4; i++) expect(scheduler.admit('a')).not.toBeInstanceOf(Promise);
+    // (the four above are held without the harness; one more has to wait)
+    void admit('a');
+    await flush();
+    expect(held('a')).toBe(0);
+    expect(scheduler.waitingCount).toBe(1);
+  });
+
+  it('a freed connection goes to a waiting tenant that holds none, not to the busy one queued before it', async () => {
+    const scheduler = new TenantScheduler(settings({ permits: 2 }));
+    const { admit, release, granted, held } = harness(scheduler);
+    await admit('busy');
+    await admit('busy');
+    for (let i = 0; i < 5; i++) void admit('busy');
+    void admit('quiet');
+    await flush();
+    await release('busy');
+    expect(granted.map((entry) => entry.key)).toEqual(['busy', 'busy', 'quiet']);
+    expect(held('quiet')).toBe(1);
+  });
+
+  it('tenants that both queue converge on their shares of the pool', async () => {
+    const scheduler = new TenantScheduler(settings({ permits: 4 }));
+    const { admit, release, held } = harness(scheduler);
+    for (let i = 0; i < 4; i++) await admit('a');
+    for (let i = 0; i < 4; i++) void admit('a');
+    for (let i = 0; i < 4; i++) void admit('b');
+    await flush();
+    await release('a');
+    await release('a');
+    expect([held('a'), held('b')]).toEqual([2, 2]);
+    // From here on each freed connection goes back to the tenant that freed it: 2 and 2.
+    for (const key of ['a', 'b', 'a', 'b']) {
+      await release(key);
+      expect([held('a'), held('b')]).toEqual([2, 2]);
+    }
+  });
+
+  it('a tenant given a bigger share (a paying tier) holds more of the pool while both queue', async () => {
+    const scheduler = new TenantScheduler(settings({ permits: 4, shareOf: (tenant) => (tenant === 'gold' ? 0.75 : 0.25) }));
+    const { admit, release, held } = harness(scheduler);
+    for (let i = 0; i < 4; i++) await admit('basic');
+    for (let i = 0; i < 4; i++) void admit('basic');
+    for (let i = 0; i < 4; i++) void admit('gold');
+    await flush();
+    for (let i = 0; i < 3; i++) await release('basic');
+    expect([held('basic'), held('gold')]).toEqual([1, 3]);
+  });
+
+  it('the system path takes its turn like a tenant', async () => {
+    const scheduler = new TenantScheduler(settings({ permits: 1 }));
+    const { admit, release, granted } = harness(scheduler);
+    await admit('busy');
+    for (let i = 0; i < 10; i++) void admit('busy');
+    void admit(SYSTEM_KEY);
+    await flush();
+    await release('busy');
+    expect(granted.map((entry) => entry.key)).toEqual(['busy', SYSTEM_KEY]);
+  });
+
+  it("refuses a tenant's transaction at once when its queue is full, and only that tenant's", async () => {
+    const scheduler = new TenantScheduler(settings({ permits: 1, maxWaiting: 2 }));
+    const { admit } = harness(scheduler);
+    await admit('busy');
+    void admit('busy');
+    void admit('busy');
+    let refused: unknown;
+    try {
+      scheduler.admit('busy');
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(TenantThrottledError);
+    expect((refused as TenantThrottledError).message).toMatch(/already has 2 transactions waiting/);
+    expect((refused as TenantThrottledError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(scheduler.admit('quiet')).toBeInstanceOf(Promise);
+    expect(scheduler.waitingCount).toBe(3);
+  });
+
+  it('refuses a transaction that waited past the bound (503 with Retry-After), and forgets it', async () => {
+    const scheduler = new TenantScheduler(settings({ permits: 1, maxWaitMs: 20 }));
+    const { admit } = harness(scheduler);
+    await admit('busy');
+    await expect(admit('quiet')).rejects.toEqual(expect.objectContaining({ constructor: DatabaseUnavailableError, retryAfterSeconds: expect.any(Number) }));
+    expect(scheduler.waitingCount).toBe(0);
+  });
+
+  it('refuses a share outside (0, 1] given for a tenant, naming it', () => {
+    const scheduler = new TenantScheduler(settings({ shareOf: () => 2 }));
+    expect(() => scheduler.admit('t1')).toThrow('the share given for tenant t1 must be a number above 0 and at most 1, got 2');
+  });
+});
