@@ -11,6 +11,7 @@ import { CreateSessionGuardFunction1795478400010 } from './1795478400010-CreateS
 import { CloseSystemAuditChain1795478400011 } from './1795478400011-CloseSystemAuditChain';
 import { HardenAuditChain1795478400012 } from './1795478400012-HardenAuditChain';
 import { KeepFlowHistory1795478400013 } from './1795478400013-KeepFlowHistory';
+import { MoveDefaultHistoryRows1795478400014 } from './1795478400014-MoveDefaultHistoryRows';
 
 /** Every migration of the schema, in the order it must run. An explicit list: globs break once packed into `dist/`. */
 export const DATABASE_MIGRATIONS = [
@@ -27,4 +28,5 @@ export const DATABASE_MIGRATIONS = [
   CloseSystemAuditChain1795478400011,
   HardenAuditChain1795478400012,
   KeepFlowHistory1795478400013,
+  MoveDefaultHistoryRows1795478400014,
 ];
