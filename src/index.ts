@@ -59,6 +59,7 @@ export {
   InvalidCursorError,
   LifecycleError,
   NotFoundInTenantError,
+  WriteNotStoredError,
 } from './lifecycle/lifecycle.errors';
 export type { RunOptions } from './tenancy/tenancy.service';
 export { isUniqueViolation } from './cluster/unique-violation';

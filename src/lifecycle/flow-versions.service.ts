@@ -7,7 +7,7 @@ import { routingTenantOf } from '../tenancy/routing-tenant';
 import { TenantContext } from '../tenancy/tenant-context';
 import { auditedWrite } from './audited-write';
 import { contentHash } from './canonical-json';
-import { NotFoundInTenantError } from './lifecycle.errors';
+import { NotFoundInTenantError, WriteNotStoredError } from './lifecycle.errors';
 import { selectList, toEntity } from './select-list';
 
 /** What {@link FlowVersionsService.publish} did. */
@@ -91,6 +91,8 @@ export class FlowVersionsService {
         details: (row) => `jsonb_build_object('version', ${row('version', 'int')}, 'contentHash', ${row('contentHash', 'text')}, 'created', ${created})`,
       },
     });
+    // The flow is locked, so its version must be there: never answer for a write that stored nothing.
+    if (!row) throw new WriteNotStoredError('the flow version');
     return { version: toEntity(FlowVersion, row), created };
   }
 }

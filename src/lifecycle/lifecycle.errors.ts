@@ -4,7 +4,7 @@ import type { ExecutionStatus } from '../entities';
 export class LifecycleError extends Error {
   override name = 'LifecycleError';
   constructor(
-    readonly code: 'not_found' | 'version_conflict' | 'illegal_transition' | 'invalid_input',
+    readonly code: 'not_found' | 'version_conflict' | 'illegal_transition' | 'invalid_input' | 'not_stored',
     message: string,
   ) {
     super(message);
@@ -46,5 +46,18 @@ export class InvalidCursorError extends LifecycleError {
   override name = 'InvalidCursorError';
   constructor() {
     super('invalid_input', 'cursor is not one this service returned');
+  }
+}
+
+/**
+ * A write that had to store a row stored none, though everything it depends on was found and locked
+ * (on Citus: the tenant's shard moved between the two statements). Nothing of it is acknowledged;
+ * retrying the whole transaction is safe. Maps to HTTP 503 with `Retry-After`.
+ */
+export class WriteNotStoredError extends LifecycleError {
+  override name = 'WriteNotStoredError';
+  readonly retryAfterSeconds = 1;
+  constructor(what: string) {
+    super('not_stored', `${what} was not stored: retry the request`);
   }
 }

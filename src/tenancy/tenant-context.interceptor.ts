@@ -39,6 +39,7 @@ const LIFECYCLE_STATUS = {
   version_conflict: ConflictException,
   illegal_transition: ConflictException,
   invalid_input: BadRequestException,
+  not_stored: ServiceUnavailableException,
 } as const;
 /** SQLSTATE of a statement cancelled by statement_timeout. */
 const QUERY_CANCELED = '57014';
@@ -145,9 +146,15 @@ function toHttpResponse(context: ExecutionContext, error: unknown): unknown {
   return toHttpException(error);
 }
 
+/** The module's own errors that know when to try again carry `retryAfterSeconds` (TypeORM may wrap them). */
 function retryAfterOf(error: unknown): number | undefined {
-  const own = error instanceof TenantThrottledError || error instanceof DatabaseUnavailableError ? error : (error as { driverError?: unknown })?.driverError;
-  return own instanceof TenantThrottledError || own instanceof DatabaseUnavailableError ? own.retryAfterSeconds : undefined;
+  for (const candidate of [error, (error as { driverError?: unknown } | undefined)?.driverError]) {
+    if (candidate instanceof TenancyError || candidate instanceof LifecycleError) {
+      const seconds = (candidate as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+      if (typeof seconds === 'number') return seconds;
+    }
+  }
+  return undefined;
 }
 
 function toHttpException(error: unknown): unknown {
