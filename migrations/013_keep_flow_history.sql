@@ -8,7 +8,8 @@ SET LOCAL lock_timeout = '5s';
 
 SET LOCAL statement_timeout = '60s';
 
+ALTER TABLE flow_versions DROP CONSTRAINT "FK_flow_versions_flow";
+
 ALTER TABLE flow_versions
-  DROP CONSTRAINT "FK_flow_versions_flow",
   ADD CONSTRAINT "FK_flow_versions_flow" FOREIGN KEY (tenant_id, flow_id)
     REFERENCES flows (tenant_id, id) ON DELETE RESTRICT NOT VALID;

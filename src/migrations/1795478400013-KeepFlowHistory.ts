@@ -26,18 +26,19 @@ export class KeepFlowHistory1795478400013 implements MigrationInterface {
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await boundMigrationWaits(queryRunner);
+    // Two statements: Citus refuses ADD CONSTRAINT with other subcommands in one ALTER TABLE.
+    await queryRunner.query(`ALTER TABLE flow_versions DROP CONSTRAINT "FK_flow_versions_flow"`);
     await queryRunner.query(`
       ALTER TABLE flow_versions
-        DROP CONSTRAINT "FK_flow_versions_flow",
         ADD CONSTRAINT "FK_flow_versions_flow" FOREIGN KEY (tenant_id, flow_id)
           REFERENCES flows (tenant_id, id) ON DELETE RESTRICT NOT VALID`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     await boundMigrationWaits(queryRunner);
+    await queryRunner.query(`ALTER TABLE flow_versions DROP CONSTRAINT "FK_flow_versions_flow"`);
     await queryRunner.query(`
       ALTER TABLE flow_versions
-        DROP CONSTRAINT "FK_flow_versions_flow",
         ADD CONSTRAINT "FK_flow_versions_flow" FOREIGN KEY (tenant_id, flow_id)
           REFERENCES flows (tenant_id, id) ON DELETE CASCADE`);
   }
