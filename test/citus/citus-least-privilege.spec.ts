@@ -1,0 +1,156 @@
+import { type INestApplication, Logger } from '@nestjs/common';
+import { getRepositoryToken } from '@nestjs/typeorm';
+import type { Client } from 'pg';
+import { DataSource, type Repository } from 'typeorm';
+import { DatabaseModule, Flow, TenancyService, Tenant } from '../../src';
+import { ClusterTopology } from '../../src/cluster/cluster-topology';
+import { TenantContext } from '../../src/tenancy/tenant-context';
+import { bootApp } from '../utils/apps';
+import {
+  type CitusDatabase,
+  createCitusDatabase,
+  describeOnCitus,
+  distributionViolations,
+  letRolesReachWorkers,
+  migrateCitus,
+  withClient,
+  withClusterRolesLocked,
+} from '../utils/citus';
+import { applyLeastPrivilegeLogins, loginUrl, TEST_LOGINS } from '../utils/least-privilege';
+
+/**
+ * What the administrator's script leaves on one node: who owns schema `public`, and what PUBLIC may
+ * still do there (SECURITY.md, "Session state"; README "Least privilege").
+ */
+async function layoutOf(c: Client) {
+  const { rows } = await c.query(
+    `SELECT pg_catalog.pg_get_userbyid(n.nspowner) AS "publicOwner",
+            EXISTS (SELECT FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a WHERE a.grantee = 0 AND a.privilege_type = 'CREATE') AS "publicMayCreate",
+            EXISTS (SELECT FROM pg_catalog.pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+                    WHERE d.datname = current_database() AND a.grantee = 0 AND a.privilege_type = 'TEMPORARY') AS "publicMayCreateTemp",
+            has_function_privilege($2, 'pg_catalog.lo_create(oid)', 'EXECUTE') AS "runtimeMayCreateLargeObjects",
+            has_function_privilege($2, 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE') AS "runtimeMayLockSession",
+            has_function_privilege($1, 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE') AS "ownerMayLockSession"
+     FROM pg_catalog.pg_namespace n WHERE n.nspname = 'public'`,
+    [TEST_LOGINS.owner, TEST_LOGINS.runtime],
+  );
+  return rows[0];
+}
+
+const LAYOUT = {
+  publicOwner: TEST_LOGINS.owner,
+  publicMayCreate: false,
+  publicMayCreateTemp: false,
+  runtimeMayCreateLargeObjects: false,
+  runtimeMayLockSession: false,
+  ownerMayLockSession: true,
+};
+
+/**
+ * The layout SECURITY.md recommends, on a Citus cluster (issue 23, finding 6), set up as README tells
+ * an operator to: the database on every node with Citus in it and the workers registered, then
+ * sql/least-privilege-logins.sql once on the coordinator, then `npm run migration:run` as the owner
+ * login, then the module on the runtime and system logins. Before the script applied its schema
+ * change on the workers too, the owner's migration failed there (`permission denied for schema
+ * public`: PostgreSQL 15 lets only the database owner create in `public`, and Citus creates the
+ * schema's functions and the shards on the workers as the migrating login).
+ */
+describeOnCitus('The least-privilege layout on a Citus cluster (sql/least-privilege-logins.sql)', () => {
+  let db: CitusDatabase;
+  const nodes = () => [
+    ['coordinator', db.url],
+    ['worker 1', db.workerUrl(1)],
+    ['worker 2', db.workerUrl(2)],
+  ];
+
+  beforeAll(async () => {
+    db = await createCitusDatabase();
+    // The script creates, grants and alters cluster-wide roles (Citus propagates them to the workers).
+    await withClusterRolesLocked(() => withClient(db.url, (c) => applyLeastPrivilegeLogins(c)), db.port);
+  });
+  afterAll(() => db?.drop());
+
+  it('the script leaves the same layout on every node: public owned by the owner login, PUBLIC without CREATE, TEMPORARY, large objects or session locks', async () => {
+    const layouts = Object.fromEntries(await Promise.all(nodes().map(async ([node, url]) => [node, await withClient(url, layoutOf)])));
+    expect(layouts).toEqual({ coordinator: LAYOUT, 'worker 1': LAYOUT, 'worker 2': LAYOUT });
+  });
+
+  it('the owner login migrates the cluster: every table distributed, and owned by it on every node', async () => {
+    await migrateCitus(loginUrl(db.url, 'owner'));
+    await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
+    for (const [node, url] of nodes()) {
+      const owners = await withClient(url, async (c) =>
+        (
+          await c.query<{ owner: string }>(
+            `SELECT DISTINCT pg_catalog.pg_get_userbyid(c.relowner) AS owner FROM pg_catalog.pg_class c
+             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')`,
+          )
+        ).rows.map((row) => row.owner),
+      );
+      expect({ node, owners }).toEqual({ node, owners: [TEST_LOGINS.owner] });
+    }
+  });
+
+  describe('the runtime and system logins, through the module on the coordinator', () => {
+    let app: INestApplication;
+    let tenancy: TenancyService;
+    let flows: Repository<Flow>;
+    let tenantIds: string[];
+    const warnings: string[] = [];
+
+    beforeAll(async () => {
+      // README "Scaling out with Citus", step 1: the roles tenant work switches to may log in (on the workers).
+      await letRolesReachWorkers(db);
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warnings.push(String(message)));
+      try {
+        app = await bootApp(
+          DatabaseModule.forRoot({
+            useDatabase: true,
+            url: loginUrl(db.url, 'runtime'),
+            systemUrl: loginUrl(db.url, 'system'),
+            readEnvironment: false,
+            poolSize: 2,
+          }),
+        );
+      } finally {
+        warn.mockRestore();
+      }
+      tenancy = app.get(TenancyService);
+      flows = app.get(getRepositoryToken(Flow));
+      const tenants = app.get<Repository<Tenant>>(getRepositoryToken(Tenant));
+      tenantIds = await tenancy.runAsSystem(async () => (await tenants.save([{ name: 'a' }, { name: 'b' }])).map((t) => t.id));
+      for (const tenantId of tenantIds) {
+        await tenancy.runInTenant(tenantId, () => flows.save(flows.create({ tenantId, name: `flow of ${tenantId}` })));
+      }
+    });
+    afterAll(() => app?.close());
+
+    it('starts on the Citus prelude without a warning', () => {
+      expect(app.get(ClusterTopology).preludeForm).toBe('citus');
+      expect(warnings).toEqual([]);
+    });
+
+    it("a tenant reads its own rows from the workers, and not another tenant's", async () => {
+      for (const tenantId of tenantIds) {
+        await expect(tenancy.runInTenant(tenantId, () => flows.find())).resolves.toEqual([expect.objectContaining({ tenantId })]);
+        // Without the routing predicate: every shard, where RLS filters with the propagated tenant.
+        await expect(tenancy.runInTenant(tenantId, () => flows.query('SELECT tenant_id FROM flows'))).resolves.toEqual([{ tenant_id: tenantId }]);
+      }
+      await expect(tenancy.runAsSystem(() => flows.count())).resolves.toBe(2);
+    });
+
+    it('a query sent outside a tenant transaction, through the injected DataSource, is refused', async () => {
+      const dataSource = app.get(DataSource);
+      await expect(dataSource.query('SELECT * FROM flows')).rejects.toMatchObject({ code: '42501', message: 'permission denied for table flows' });
+      await expect(dataSource.query('SELECT count(*) FROM execution_snapshots')).rejects.toMatchObject({ code: '42501' });
+    });
+
+    it('SQL in a tenant transaction cannot switch to fdl_system', async () => {
+      const context = app.get(TenantContext);
+      await expect(tenancy.runInTenant(tenantIds[0], () => context.require('test').manager.query('SET ROLE fdl_system'))).rejects.toMatchObject({
+        code: '42501',
+        message: 'permission denied to set role "fdl_system"',
+      });
+    });
+  });
+});
