@@ -6,8 +6,9 @@
 #
 # What depends on the server's version: the schema and its migrations (up, down, plain SQL), Row
 # Level Security isolation and its negative controls, the catalog checks, tenant transactions, what
-# a tenant transaction may leave in the session (the guard reads version-dependent catalog views) and
-# the example API. The rest of the suite (PgBouncer, restarts of throwaway clusters, the embedded
+# a tenant transaction may leave in the session (the guard reads version-dependent catalog views), the
+# audit chain's trigger and constraint, moving rows out of the default history partition under
+# forced RLS (ATTACH's foreign-key check differs between majors) and the example API. The rest of the suite (PgBouncer, restarts of throwaway clusters, the embedded
 # database) uses the machine's own binaries and runs once, in `npm test`.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,6 +19,8 @@ VERSION_SENSITIVE_TESTS=(
   test/hostile/negative-controls.spec.ts
   test/hostile/session-state.spec.ts
   test/module/tenant-transactions.spec.ts
+  test/module/history-partitions-least-privilege.spec.ts
+  test/lifecycle/audit-trail.spec.ts
   test/example/example-api.spec.ts
 )
 

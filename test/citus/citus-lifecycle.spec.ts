@@ -186,11 +186,38 @@ describeOnCitus('Lifecycle writes on a Citus coordinator', () => {
     ]);
   });
 
-  it("each tenant's audit hash chain verifies", async () => {
+  it("each tenant's audit hash chain verifies, and extends the digest taken before the next write", async () => {
     for (const i of [A, B]) {
       await startIn(i);
-      await expect(inTenant(i, () => app.get(AuditTrail).verifyChain())).resolves.toEqual({ ok: true, entries: expect.any(Number) });
+      const digest = await inTenant(i, () => app.get(AuditTrail).digest());
+      await startIn(i);
+      await expect(inTenant(i, () => app.get(AuditTrail).verifyChain({ digest }))).resolves.toMatchObject({
+        ok: true,
+        digest: { chain: seeds[i].tenant, position: digest.position + 2 },
+      });
     }
+  });
+
+  it('the worker records the actor the coordinator propagated, and its own clock, whatever the INSERT says', async () => {
+    const actor = `o'brien \\ "ops"`;
+    const started = await tenancy.runInTenant(seeds[A].tenant, () => startIn(A), { actor });
+    const system = await tenancy.runAsSystem(() => app.get(AuditTrail).record({ action: 'test.system', targetId: started.id }), { actor: 'nightly' });
+    expect(system).toBeUndefined();
+    const rows = await asSystemOnCitus(db.url, async (c) =>
+      (await c.query(`SELECT tenant_id, actor FROM audit_logs WHERE target_id = $1 ORDER BY created_at`, [started.id])).rows,
+    );
+    expect(rows.map((row) => row.actor)).toEqual([actor, 'nightly']);
+    // Raw SQL naming another actor and a past time, in a tenant transaction with no actor set.
+    await asSystemOnCitus(db.url, (c) =>
+      c.query(`INSERT INTO audit_logs (tenant_id, actor, action, target_id, created_at) VALUES ($1, 'mallory', 'test.raw', $2, '2001-01-01')`, [
+        seeds[B].tenant,
+        started.id,
+      ]),
+    );
+    const [raw] = await asSystemOnCitus(db.url, async (c) =>
+      (await c.query(`SELECT actor, created_at > now() - interval '1 hour' AS recent FROM audit_logs WHERE action = 'test.raw'`)).rows,
+    );
+    expect(raw).toEqual({ actor: 'unknown', recent: true });
   });
 
   describe('each statement the lifecycle writes send goes to one shard (EXPLAIN: Task Count: 1)', () => {
