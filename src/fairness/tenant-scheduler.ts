@@ -12,6 +12,8 @@ export interface FairnessSettings {
   maxWaiting: number;
   /** The longest a transaction waits for its turn, in milliseconds. */
   maxWaitMs: number;
+  /** Milliseconds from a monotonic clock; tests give their own. Default: `performance.now`. */
+  clock?: () => number;
 }
 
 /** What a scheduler reports, for metrics: a tenant's transactions waiting and connections held. */
@@ -56,6 +58,8 @@ interface TenantState {
  *   permits`, at least one): past it, its transactions wait even when a connection is free, which
  *   is kept for the others. A long query cannot be interrupted to give its connection back, so the
  *   share is what a newcomer finds free, instead of waiting behind a pool full of long queries.
+ *   Once every active tenant has transactions waiting, nobody is left to keep connections for:
+ *   then tenants past their share take the free ones too, and the whole pool is in use.
  * - Each freed connection goes to the waiting tenant that has had the least connection time for its
  *   share (start-time fair queuing: a tenant's clock advances by each hold divided by its share, and
  *   one that becomes active starts at the clock of the last served, so idling earns no credit). A
@@ -78,11 +82,14 @@ export class TenantScheduler {
   /** How long a connection is held, smoothed: the base of a refused request's Retry-After. */
   private holdMs = 50;
 
+  private readonly now: () => number;
+
   constructor(
     private readonly settings: FairnessSettings,
     private readonly observer?: FairnessObserver,
   ) {
     this.free = settings.permits;
+    this.now = settings.clock ?? (() => performance.now());
   }
 
   /** A connection's turn for `key` (a tenant id, or {@link SYSTEM_KEY}): at once when one is free. */
@@ -97,6 +104,15 @@ export class TenantScheduler {
         this.retryAfterSeconds(tenant),
       );
     }
+    const admitted = this.enqueue(tenant);
+    // Past its share with a connection free: waiting may make every active tenant one that waits,
+    // and then the free connection is handed out at once.
+    if (this.free > 0) this.dispatch();
+    return admitted;
+  }
+
+  private enqueue(tenant: TenantState): Promise<Admission> {
+    const { key } = tenant;
     return new Promise<Admission>((resolve, reject) => {
       const timer = setTimeout(() => {
         tenant.waiting.splice(tenant.waiting.indexOf(waiter), 1);
@@ -114,7 +130,7 @@ export class TenantScheduler {
         );
       }, this.settings.maxWaitMs);
       const waiter: Waiter = {
-        since: performance.now(),
+        since: this.now(),
         grant: (admission) => (clearTimeout(timer), resolve(admission)),
         refuse: (error) => (clearTimeout(timer), reject(error)),
       };
@@ -137,13 +153,13 @@ export class TenantScheduler {
     tenant.lastServed = ++this.grants;
     this.virtualNow = Math.max(this.virtualNow, tenant.virtualTime);
     this.observer?.holding(tenant.key, 1);
-    const granted = performance.now();
+    const granted = this.now();
     let released = false;
     return {
       release: () => {
         if (released) return;
         released = true;
-        const heldMs = performance.now() - granted;
+        const heldMs = this.now() - granted;
         this.holdMs += (heldMs - this.holdMs) / 16;
         tenant.virtualTime += heldMs / tenant.share;
         tenant.held -= 1;
@@ -155,9 +171,16 @@ export class TenantScheduler {
     };
   }
 
-  /** Whether `tenant` may take another connection: it is alone, or holds less than its share. */
+  /**
+   * Whether `tenant` may take another connection: it is alone, it holds less than its share, or every
+   * active tenant has transactions waiting (no connection needs keeping for anyone).
+   */
   private mayTake(tenant: TenantState): boolean {
-    return this.tenants.size === 1 || tenant.held < Math.max(1, Math.floor(tenant.share * this.settings.permits));
+    return (
+      this.tenants.size === 1 ||
+      tenant.held < Math.max(1, Math.floor(tenant.share * this.settings.permits)) ||
+      this.queued.size === this.tenants.size
+    );
   }
 
   /** Gives the free connections to the waiting tenants, in turn. */
@@ -172,7 +195,7 @@ export class TenantScheduler {
       const waiter = next!.waiting.shift()!;
       if (next!.waiting.length === 0) this.queued.delete(next!);
       this.observer?.waiting(next!.key, -1);
-      this.observer?.waited(next!.key, (performance.now() - waiter.since) / 1000);
+      this.observer?.waited(next!.key, (this.now() - waiter.since) / 1000);
       waiter.grant(this.grant(next!));
     }
   }
@@ -206,9 +229,15 @@ export class TenantScheduler {
   }
 }
 
-/** Whether `a` goes before `b`: the less connection time for its share, then the one served longest ago. */
+/**
+ * Whether `a` goes before `b`: the less connection time for its share; among equals (tenants that
+ * just became active start level) the one holding less of its share, then the one served longest ago.
+ */
 function before(a: TenantState, b: TenantState): boolean {
-  return a.virtualTime !== b.virtualTime ? a.virtualTime < b.virtualTime : a.lastServed < b.lastServed;
+  if (a.virtualTime !== b.virtualTime) return a.virtualTime < b.virtualTime;
+  const aHolds = a.held / a.share;
+  const bHolds = b.held / b.share;
+  return aHolds !== bHolds ? aHolds < bHolds : a.lastServed < b.lastServed;
 }
 
 /** `share` when it is a number above 0 and at most 1; otherwise an error naming `what`. */

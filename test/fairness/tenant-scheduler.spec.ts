@@ -68,11 +68,50 @@ describe(TenantScheduler.name, () => {
     await release('a');
     await release('a');
     expect([held('a'), held('b')]).toEqual([2, 2]);
-    // From here on each freed connection goes back to the tenant that freed it: 2 and 2.
-    for (const key of ['a', 'b', 'a', 'b']) {
-      await release(key);
-      expect([held('a'), held('b')]).toEqual([2, 2]);
+  });
+
+  it('turns go by connection time: a tenant of 1 ms transactions gets ten turns for each of a neighbour\'s 10 ms ones', async () => {
+    let now = 0;
+    const scheduler = new TenantScheduler(settings({ permits: 1, clock: () => now }));
+    const { admit, release, granted } = harness(scheduler);
+    const holdMs = { slow: 10, fast: 1 };
+    await admit('slow');
+    for (let i = 0; i < 40; i++) void admit('slow');
+    for (let i = 0; i < 40; i++) void admit('fast');
+    await flush();
+    for (let turn = 0; turn < 44; turn++) {
+      const holder = granted[granted.length - 1].key as 'slow' | 'fast';
+      now += holdMs[holder];
+      await release(holder);
     }
+    const turns = granted.map((entry) => entry.key);
+    const slow = turns.filter((key) => key === 'slow').length;
+    const fast = turns.filter((key) => key === 'fast').length;
+    expect(fast / slow).toBeGreaterThanOrEqual(8);
+    expect(fast / slow).toBeLessThanOrEqual(12);
+  });
+
+  it('while another tenant is active but not waiting, a tenant past its share waits with connections free', async () => {
+    const scheduler = new TenantScheduler(settings({ permits: 4, share: 0.25 }));
+    const { admit, held } = harness(scheduler);
+    await admit('light');
+    await admit('heavy');
+    void admit('heavy');
+    await flush();
+    expect([held('light'), held('heavy')]).toEqual([1, 1]);
+    expect(scheduler.waitingCount).toBe(1);
+  });
+
+  it('once every active tenant waits, tenants past their share use the whole pool (work-conserving)', async () => {
+    const scheduler = new TenantScheduler(settings({ permits: 4, share: 0.25 }));
+    const { admit, held } = harness(scheduler);
+    await admit('a');
+    await admit('b');
+    for (let i = 0; i < 3; i++) void admit('a');
+    for (let i = 0; i < 3; i++) void admit('b');
+    await flush();
+    expect(held('a') + held('b')).toBe(4);
+    expect([held('a'), held('b')]).toEqual([2, 2]);
   });
 
   it('a tenant given a bigger share (a paying tier) holds more of the pool while both queue', async () => {
