@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { createPartitionsFunction } from './1795478400007-CreateHistoryPartitionFunctions';
 import { boundMigrationWaits } from './migration-timeouts';
 
 /**
@@ -138,42 +139,6 @@ export class MoveDefaultHistoryRows1795478400014 implements MigrationInterface {
   async down(queryRunner: QueryRunner): Promise<void> {
     await boundMigrationWaits(queryRunner);
     // Migration 007's function, byte for byte (its body is stored as written).
-    await queryRunner.query(`
-      CREATE OR REPLACE FUNCTION fdl_create_history_partitions(months_ahead integer)
-        RETURNS SETOF text
-        LANGUAGE plpgsql
-        SECURITY DEFINER
-        SET search_path = pg_catalog, pg_temp
-      AS $$
-      DECLARE
-        first_month timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-        month_start timestamptz;
-        month_end timestamptz;
-        partition_name text;
-      BEGIN
-        IF months_ahead IS NULL OR months_ahead < 0 OR months_ahead > 120 THEN
-          RAISE EXCEPTION 'months_ahead must be between 0 and 120, got %', months_ahead
-            USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        FOR i IN 0..months_ahead LOOP
-          month_start := first_month + make_interval(months => i);
-          month_end := month_start + interval '1 month';
-          partition_name := format('execution_history_y%sm%s',
-            to_char(month_start AT TIME ZONE 'UTC', 'YYYY'), to_char(month_start AT TIME ZONE 'UTC', 'MM'));
-          CONTINUE WHEN to_regclass('public.' || partition_name) IS NOT NULL;
-          EXECUTE format('CREATE TABLE public.%I (LIKE public.execution_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', partition_name);
-          EXECUTE format(
-            'WITH moved AS (DELETE FROM public.execution_history_default WHERE completed_at >= $1 AND completed_at < $2 RETURNING *)
-             INSERT INTO public.%I SELECT * FROM moved', partition_name)
-            USING month_start, month_end;
-          EXECUTE format('ALTER TABLE public.execution_history ATTACH PARTITION public.%I FOR VALUES FROM (%L) TO (%L)',
-            partition_name, month_start, month_end);
-          EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', partition_name);
-          EXECUTE format('ALTER TABLE public.%I FORCE ROW LEVEL SECURITY', partition_name);
-          EXECUTE format('REVOKE ALL ON public.%I FROM PUBLIC', partition_name);
-          RETURN NEXT partition_name;
-        END LOOP;
-      END
-      $$`);
+    await queryRunner.query(createPartitionsFunction('CREATE OR REPLACE'));
   }
 }
