@@ -29,6 +29,15 @@ export interface Admission {
   release(): void;
 }
 
+/**
+ * How far one tenant's connection time may run ahead of, or fall behind, the clock of the tenant
+ * served last, in milliseconds of connection time (divided by its share). Without a bound, one
+ * transaction that held its connection for seconds (a slow report, or any query on a starved CPU)
+ * would put its tenant behind every other for as long, its queue filling meanwhile; and a tenant
+ * active for long with little use would bank credit for a burst that shuts out the rest.
+ */
+const MAX_LEAD_MS = 100;
+
 /** The key of the system path, which takes its turns like any tenant. */
 export const SYSTEM_KEY = 'system';
 
@@ -129,6 +138,8 @@ export class TenantScheduler {
           ),
         );
       }, this.settings.maxWaitMs);
+      // A transaction waiting for its turn must not keep a process alive that is shutting down.
+      timer.unref?.();
       const waiter: Waiter = {
         since: this.now(),
         grant: (admission) => (clearTimeout(timer), resolve(admission)),
@@ -151,6 +162,7 @@ export class TenantScheduler {
     this.free -= 1;
     tenant.held += 1;
     tenant.lastServed = ++this.grants;
+    tenant.virtualTime = Math.max(tenant.virtualTime, this.virtualNow - MAX_LEAD_MS / tenant.share);
     this.virtualNow = Math.max(this.virtualNow, tenant.virtualTime);
     this.observer?.holding(tenant.key, 1);
     const granted = this.now();
@@ -161,7 +173,7 @@ export class TenantScheduler {
         released = true;
         const heldMs = this.now() - granted;
         this.holdMs += (heldMs - this.holdMs) / 16;
-        tenant.virtualTime += heldMs / tenant.share;
+        tenant.virtualTime = Math.min(tenant.virtualTime + heldMs / tenant.share, this.virtualNow + MAX_LEAD_MS / tenant.share);
         tenant.held -= 1;
         this.free += 1;
         this.observer?.holding(tenant.key, -1);

@@ -9,7 +9,7 @@ import { boundMigrationWaits } from './migration-timeouts';
  * running at version 1).
  *
  * What a tenant may delete: a flow with no version yet (a draft). Once a flow has a version, it and
- * its history stay; the foreign key now refuses the delete (SQLSTATE 23503, naming this constraint),
+ * its history stay; the foreign key now refuses the delete (SQLSTATE 23503; 23001 from PostgreSQL 18; naming this constraint),
  * for every role. Terminal executions leave `execution_snapshots` only by archival, which writes them
  * to history and audits the move in the same statement; history leaves only by the system's
  * retention (dropping whole months). Removing a whole tenant is the operator's job, below the

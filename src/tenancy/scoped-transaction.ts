@@ -125,8 +125,13 @@ export class ScopedTransaction {
       }
       this.client?.removeListener('error', this.onConnectionError);
       this.internals.isTransactionActive = false;
-      await this.queryRunner.release();
-      this.admission?.release();
+      try {
+        await this.queryRunner.release();
+      } finally {
+        // Even when releasing a broken connection throws: a turn not given back is a connection
+        // lost to every tenant for the life of the process.
+        this.admission?.release();
+      }
     }
   }
 
@@ -146,8 +151,8 @@ export class ScopedTransaction {
   private async borrow(connect: () => Promise<PoolClient>): Promise<PoolClient> {
     if (this.scheduler) {
       try {
-        const turn = this.scheduler.admit(this.scope.kind === 'tenant' ? this.scope.tenantId : SYSTEM_KEY);
-        this.admission = turn instanceof Promise ? await turn : turn;
+        // Awaited whatever admit() returned: a turn granted at once costs one microtask.
+        this.admission = await this.scheduler.admit(this.scope.kind === 'tenant' ? this.scope.tenantId : SYSTEM_KEY);
       } catch (error) {
         throw (this.refused = error as Error);
       }

@@ -6,6 +6,9 @@ import { asSuperuser, asSystem, asTenant, seedTenant, type TenantSeed } from '..
  * executions and history that point at them, stay: the delete that would have cascaded to them is
  * refused, for every role.
  */
+/** What PostgreSQL answers for a delete an ON DELETE RESTRICT key refuses: 23503, and 23001 from version 18. */
+const RESTRICTED = expect.stringMatching(/^(23503|23001)$/);
+
 describe('flow history', () => {
   let db: TestDatabase;
   let seed: TenantSeed;
@@ -32,7 +35,7 @@ describe('flow history', () => {
     const before = await counts();
     expect(before).toEqual({ versions: 1, snapshots: 1, history: 1 });
     await expect(asTenant(db.url, seed.tenant, (c) => c.query(`DELETE FROM flows WHERE id = $1`, [seed.flow]), true)).rejects.toMatchObject({
-      code: '23503',
+      code: RESTRICTED,
       constraint: 'FK_flow_versions_flow',
     });
     expect(await counts()).toEqual(before);
@@ -47,12 +50,12 @@ describe('flow history', () => {
         [seed.version, seed.tenant, seed.flow],
       );
     }, true);
-    await expect(rewrite).rejects.toMatchObject({ code: '23503' });
+    await expect(rewrite).rejects.toMatchObject({ code: RESTRICTED });
   });
 
   it('nor can the system role or the owner: the rule is the schema\'s', async () => {
-    await expect(asSystem(db.url, (c) => c.query(`DELETE FROM flows WHERE id = $1`, [seed.flow]))).rejects.toMatchObject({ code: '23503' });
-    await expect(asSuperuser(db.url, (c) => c.query(`DELETE FROM flows WHERE id = $1`, [seed.flow]))).rejects.toMatchObject({ code: '23503' });
+    await expect(asSystem(db.url, (c) => c.query(`DELETE FROM flows WHERE id = $1`, [seed.flow]))).rejects.toMatchObject({ code: RESTRICTED });
+    await expect(asSuperuser(db.url, (c) => c.query(`DELETE FROM flows WHERE id = $1`, [seed.flow]))).rejects.toMatchObject({ code: RESTRICTED });
   });
 
   it('a flow without versions (a draft) is deleted', async () => {
