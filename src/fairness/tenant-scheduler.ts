@@ -67,8 +67,8 @@ interface TenantState {
  *   permits`, at least one): past it, its transactions wait even when a connection is free, which
  *   is kept for the others. A long query cannot be interrupted to give its connection back, so the
  *   share is what a newcomer finds free, instead of waiting behind a pool full of long queries.
- *   Once every active tenant has transactions waiting, nobody is left to keep connections for:
- *   then tenants past their share take the free ones too, and the whole pool is in use.
+ *   Where an equal part of the pool among the active tenants is more than the share, that is the
+ *   cap: tenants that all queue use the whole pool between them.
  * - Each freed connection goes to the waiting tenant that has had the least connection time for its
  *   share (start-time fair queuing: a tenant's clock advances by each hold divided by its share, and
  *   one that becomes active starts at the clock of the last served, so idling earns no credit). A
@@ -183,16 +183,34 @@ export class TenantScheduler {
     };
   }
 
-  /**
-   * Whether `tenant` may take another connection: it is alone, it holds less than its share, or every
-   * active tenant has transactions waiting (no connection needs keeping for anyone).
-   */
+  /** Whether `tenant` may take another connection: it is alone, or holds less than its cap. */
   private mayTake(tenant: TenantState): boolean {
-    return (
-      this.tenants.size === 1 ||
-      tenant.held < Math.max(1, Math.floor(tenant.share * this.settings.permits)) ||
-      this.queued.size === this.tenants.size
-    );
+    return this.tenants.size === 1 || tenant.held < this.capOf(tenant);
+  }
+
+  /**
+   * Whether `a` goes before `b`: a tenant within its share before one past it (those take a
+   * connection only when no tenant within its share waits); then the less connection time for its
+   * share; among equals (tenants that just became active start level) the one holding less of its
+   * share, then the one served longest ago.
+   */
+  private before(a: TenantState, b: TenantState): boolean {
+    const aWithin = a.held < this.capOf(a);
+    const bWithin = b.held < this.capOf(b);
+    if (aWithin !== bWithin) return aWithin;
+    if (a.virtualTime !== b.virtualTime) return a.virtualTime < b.virtualTime;
+    const aHolds = a.held / a.share;
+    const bHolds = b.held / b.share;
+    return aHolds !== bHolds ? aHolds < bHolds : a.lastServed < b.lastServed;
+  }
+
+  /**
+   * How many connections `tenant` may hold while others are active: its share of the pool, or an
+   * equal part of it among the active tenants where that is more, so that tenants that all queue
+   * use the whole pool between them (two busy tenants: half each).
+   */
+  private capOf(tenant: TenantState): number {
+    return Math.max(1, Math.floor(tenant.share * this.settings.permits), Math.floor(this.settings.permits / this.tenants.size));
   }
 
   /** Gives the free connections to the waiting tenants, in turn. */
@@ -200,7 +218,7 @@ export class TenantScheduler {
     while (this.free > 0 && this.queued.size > 0) {
       let next: TenantState | undefined;
       for (const tenant of this.queued) {
-        if (this.mayTake(tenant) && (next === undefined || before(tenant, next))) next = tenant;
+        if (this.mayTake(tenant) && (next === undefined || this.before(tenant, next))) next = tenant;
       }
       // Only tenants past their share wait, and another tenant is active: the free ones are its.
       if (next === undefined) return;
@@ -241,16 +259,7 @@ export class TenantScheduler {
   }
 }
 
-/**
- * Whether `a` goes before `b`: the less connection time for its share; among equals (tenants that
- * just became active start level) the one holding less of its share, then the one served longest ago.
- */
-function before(a: TenantState, b: TenantState): boolean {
-  if (a.virtualTime !== b.virtualTime) return a.virtualTime < b.virtualTime;
-  const aHolds = a.held / a.share;
-  const bHolds = b.held / b.share;
-  return aHolds !== bHolds ? aHolds < bHolds : a.lastServed < b.lastServed;
-}
+
 
 /** `share` when it is a number above 0 and at most 1; otherwise an error naming `what`. */
 export function checkShare(share: number, what: string): number {

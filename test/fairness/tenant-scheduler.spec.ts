@@ -91,18 +91,19 @@ describe(TenantScheduler.name, () => {
     expect(fast / slow).toBeLessThanOrEqual(12);
   });
 
-  it('while another tenant is active but not waiting, a tenant past its share waits with connections free', async () => {
+  it('while others are active, a tenant past its share (and its equal part) waits with connections free', async () => {
     const scheduler = new TenantScheduler(settings({ permits: 4, share: 0.25 }));
     const { admit, held } = harness(scheduler);
     await admit('light');
+    await admit('other');
     await admit('heavy');
     void admit('heavy');
     await flush();
-    expect([held('light'), held('heavy')]).toEqual([1, 1]);
+    expect([held('light'), held('other'), held('heavy')]).toEqual([1, 1, 1]);
     expect(scheduler.waitingCount).toBe(1);
   });
 
-  it('once every active tenant waits, tenants past their share use the whole pool (work-conserving)', async () => {
+  it('tenants that all queue use the whole pool between them (an equal part each, past their share)', async () => {
     const scheduler = new TenantScheduler(settings({ permits: 4, share: 0.25 }));
     const { admit, held } = harness(scheduler);
     await admit('a');
