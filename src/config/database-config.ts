@@ -1,4 +1,5 @@
 import { DatabaseConfigError } from './database-config.error';
+import { isShare } from '../fairness/tenant-scheduler';
 
 /** Which PostgreSQL the module talks to: a real server, or the one embedded in the process. */
 export type DatabaseBackend = 'postgres' | 'embedded';
@@ -217,7 +218,7 @@ function readPoolSize(value: unknown, name: string): number {
 
 function readShare(value: unknown, name: string): number {
   const share = typeof value === 'string' && /^\d*\.?\d+$/.test(value) ? Number(value) : value;
-  if (typeof share !== 'number' || !(share > 0 && share <= 1)) {
+  if (!isShare(share)) {
     throw new DatabaseConfigError(`${name} must be a number above 0 and at most 1 (a share of the pool), got ${JSON.stringify(value)}`);
   }
   return share;

@@ -4,7 +4,7 @@ import { DatabaseUnavailableError, TenantThrottledError } from '../tenancy/tenan
 export interface FairnessSettings {
   /** Connections to share: the pool's size. */
   permits: number;
-  /** The share of the pool one tenant may hold while others wait for it, above 0 and at most 1. */
+  /** The share of the pool one tenant may hold while others are active, above 0 and at most 1. */
   share: number;
   /** A tenant's own share, where it differs (a paying tier); undefined: {@link share}. */
   shareOf?: (tenantId: string) => number | undefined;
@@ -43,7 +43,6 @@ export const SYSTEM_KEY = 'system';
 
 interface Waiter {
   grant(admission: Admission): void;
-  refuse(error: Error): void;
   since: number;
 }
 
@@ -113,11 +112,7 @@ export class TenantScheduler {
         this.retryAfterSeconds(tenant),
       );
     }
-    const admitted = this.enqueue(tenant);
-    // Past its share with a connection free: waiting may make every active tenant one that waits,
-    // and then the free connection is handed out at once.
-    if (this.free > 0) this.dispatch();
-    return admitted;
+    return this.enqueue(tenant);
   }
 
   private enqueue(tenant: TenantState): Promise<Admission> {
@@ -143,7 +138,6 @@ export class TenantScheduler {
       const waiter: Waiter = {
         since: this.now(),
         grant: (admission) => (clearTimeout(timer), resolve(admission)),
-        refuse: (error) => (clearTimeout(timer), reject(error)),
       };
       tenant.waiting.push(waiter);
       this.queued.add(tenant);
@@ -189,44 +183,37 @@ export class TenantScheduler {
   }
 
   /**
-   * Whether `a` goes before `b`: a tenant within its share before one past it (those take a
-   * connection only when no tenant within its share waits); then the less connection time for its
-   * share; among equals (tenants that just became active start level) the one holding less of its
-   * share, then the one served longest ago.
-   */
-  private before(a: TenantState, b: TenantState): boolean {
-    const aWithin = a.held < this.capOf(a);
-    const bWithin = b.held < this.capOf(b);
-    if (aWithin !== bWithin) return aWithin;
-    if (a.virtualTime !== b.virtualTime) return a.virtualTime < b.virtualTime;
-    const aHolds = a.held / a.share;
-    const bHolds = b.held / b.share;
-    return aHolds !== bHolds ? aHolds < bHolds : a.lastServed < b.lastServed;
-  }
-
-  /**
    * How many connections `tenant` may hold while others are active: its share of the pool, or an
    * equal part of it among the active tenants where that is more, so that tenants that all queue
    * use the whole pool between them (two busy tenants: half each).
    */
   private capOf(tenant: TenantState): number {
-    return Math.max(1, Math.floor(tenant.share * this.settings.permits), Math.floor(this.settings.permits / this.tenants.size));
+    return Math.max(this.shareCap(tenant), Math.floor(this.settings.permits / this.tenants.size));
   }
 
-  /** Gives the free connections to the waiting tenants, in turn. */
+  /** Its share of the pool, in connections: at least one. */
+  private shareCap(tenant: TenantState): number {
+    return Math.max(1, Math.floor(tenant.share * this.settings.permits));
+  }
+
+  /**
+   * Gives the free connections to the waiting tenants within their cap, in turn. A tenant's cap only
+   * grows when a connection is released or another tenant is forgotten, and both call this: no
+   * tenant that may take a connection waits while one is free.
+   */
   private dispatch(): void {
     while (this.free > 0 && this.queued.size > 0) {
       let next: TenantState | undefined;
       for (const tenant of this.queued) {
-        if (this.mayTake(tenant) && (next === undefined || this.before(tenant, next))) next = tenant;
+        if (this.mayTake(tenant) && (next === undefined || before(tenant, next))) next = tenant;
       }
-      // Only tenants past their share wait, and another tenant is active: the free ones are its.
+      // Only tenants past their cap wait, and another tenant is active: the free ones are its.
       if (next === undefined) return;
-      const waiter = next!.waiting.shift()!;
-      if (next!.waiting.length === 0) this.queued.delete(next!);
-      this.observer?.waiting(next!.key, -1);
-      this.observer?.waited(next!.key, (this.now() - waiter.since) / 1000);
-      waiter.grant(this.grant(next!));
+      const waiter = next.waiting.shift()!;
+      if (next.waiting.length === 0) this.queued.delete(next);
+      this.observer?.waiting(next.key, -1);
+      this.observer?.waited(next.key, (this.now() - waiter.since) / 1000);
+      waiter.grant(this.grant(next));
     }
   }
 
@@ -254,15 +241,29 @@ export class TenantScheduler {
 
   /** Roughly when the tenant's queue will have moved on by one full round of its share. */
   private retryAfterSeconds(tenant: TenantState): number {
-    const connections = Math.max(1, Math.floor(tenant.share * this.settings.permits));
-    return Math.max(1, Math.ceil((this.holdMs * (tenant.waiting.length + 1)) / connections / 1000));
+    return Math.max(1, Math.ceil((this.holdMs * (tenant.waiting.length + 1)) / this.shareCap(tenant) / 1000));
   }
 }
 
+/**
+ * Whether `a` goes before `b` among the tenants that may take a connection: the less connection
+ * time for its share; among equals (tenants that just became active start level) the one holding
+ * less of its share, then the one served longest ago.
+ */
+function before(a: TenantState, b: TenantState): boolean {
+  if (a.virtualTime !== b.virtualTime) return a.virtualTime < b.virtualTime;
+  const aHolds = a.held / a.share;
+  const bHolds = b.held / b.share;
+  return aHolds !== bHolds ? aHolds < bHolds : a.lastServed < b.lastServed;
+}
 
+/** Whether `value` can be a share of the pool: a number above 0 and at most 1. */
+export function isShare(value: unknown): value is number {
+  return typeof value === 'number' && value > 0 && value <= 1;
+}
 
-/** `share` when it is a number above 0 and at most 1; otherwise an error naming `what`. */
+/** `share` when it is a share of the pool; otherwise an error naming `what`. */
 export function checkShare(share: number, what: string): number {
-  if (typeof share !== 'number' || !(share > 0 && share <= 1)) throw new RangeError(`${what} must be a number above 0 and at most 1, got ${String(share)}`);
+  if (!isShare(share)) throw new RangeError(`${what} must be a number above 0 and at most 1, got ${String(share)}`);
   return share;
 }
