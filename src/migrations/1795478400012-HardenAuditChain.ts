@@ -1,10 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { SYSTEM_TENANT_ID } from '../schema/tenant-policy';
+import { CURRENT_ACTOR_SETTING, SYSTEM_TENANT_ID } from '../schema/tenant-policy';
 import { linkChainFunction } from './1795478400006-CreateAuditLogs';
 import { boundMigrationWaits } from './migration-timeouts';
-
-/** The transaction setting the tenant prelude puts the request's actor in (tenancy/prelude.ts). */
-export const ACTOR_SETTING = 'app.current_actor';
 
 /**
  * Two holes of the audit chain as first shipped (issue 23):
@@ -50,7 +47,7 @@ export class HardenAuditChain1795478400012 implements MigrationInterface {
           INTO last_position, last_hash
           USING NEW.tenant_id;
         NEW.created_at := clock_timestamp();
-        NEW.actor := coalesce(nullif(current_setting('${ACTOR_SETTING}', true), ''),
+        NEW.actor := coalesce(nullif(current_setting('${CURRENT_ACTOR_SETTING}', true), ''),
           CASE WHEN NEW.tenant_id = '${SYSTEM_TENANT_ID}'::uuid THEN 'system' ELSE 'unknown' END);
         NEW.chain_position := coalesce(last_position, 0) + 1;
         NEW.previous_hash := last_hash;

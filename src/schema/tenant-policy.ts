@@ -2,6 +2,8 @@ import { TENANT_COLUMN } from '../tenancy/tenant-column';
 
 /** The setting the tenant transaction's prelude sets, transaction-local. */
 export const CURRENT_TENANT_SETTING = 'app.current_tenant_id';
+/** The transaction setting that names who acts: the audit chain's trigger records it (migration 012). */
+export const CURRENT_ACTOR_SETTING = 'app.current_actor';
 
 /**
  * The tenant a statement runs for, as SQL: the transaction-local `app.current_tenant_id`, or NULL.

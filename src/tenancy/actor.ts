@@ -1,3 +1,4 @@
+import { CURRENT_ACTOR_SETTING } from '../schema/tenant-policy';
 import { InvalidActorError } from './tenancy.errors';
 
 /** As long as `audit_logs.actor` may be (its CHECK constraint). */
@@ -24,5 +25,5 @@ export function parseActor(value: unknown, source = 'actor'): string | undefined
  * escaped, and an `E''` literal reads the same whatever `standard_conforming_strings` says.
  */
 export function actorSetStatement(actor: string): string {
-  return `SET LOCAL app.current_actor = E'${parseActor(actor)!.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  return `SET LOCAL ${CURRENT_ACTOR_SETTING} = E'${parseActor(actor)!.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }

@@ -2,6 +2,7 @@ import type { DatabaseScope, TransactionTimeouts } from './database-scope';
 import type { PipelinedStatement } from './pipelined-query';
 import { parseTenantId } from './tenant-id';
 import { actorSetStatement } from './actor';
+import { CURRENT_ACTOR_SETTING, CURRENT_TENANT_SETTING } from '../schema/tenant-policy';
 
 /**
  * How a scoped transaction begins: on one PostgreSQL node, or on the coordinator of a Citus cluster.
@@ -106,7 +107,7 @@ function settings(role: Role, tenantId: string | undefined, actor: string | unde
 // The text depends only on the role, on whether the tenant is set and on the pins: built once, not
 // per transaction (it is also the key its prepared statement is found by).
 function settingsText(role: Role, withTenant: boolean, pinned: boolean): string {
-  const names = [...(withTenant ? ['app.current_tenant_id'] : []), 'app.current_actor', 'statement_timeout', 'idle_in_transaction_session_timeout'];
+  const names = [...(withTenant ? [CURRENT_TENANT_SETTING] : []), CURRENT_ACTOR_SETTING, 'statement_timeout', 'idle_in_transaction_session_timeout'];
   const values = names.map((name, i) => `pg_catalog.set_config('${name}', $${i + 1}, true)`);
   return `SELECT pg_catalog.set_config('role', '${role}', true), ${values.join(', ')}${pinned ? `, ${PINNED_SETTINGS}` : ''}`;
 }
@@ -125,5 +126,5 @@ const SETTINGS_TEXTS: Record<`${Role}${'' | '+pinned'}`, { withTenant: string; w
  * again here whatever the caller did), which cannot close the quote or carry anything but a UUID.
  */
 export function tenantSetStatement(tenantId: string): string {
-  return `SET LOCAL app.current_tenant_id = '${parseTenantId(tenantId)}'`;
+  return `SET LOCAL ${CURRENT_TENANT_SETTING} = '${parseTenantId(tenantId)}'`;
 }
