@@ -26,7 +26,8 @@ export async function measure(
   return summarise(name, latencies, elapsed);
 }
 
-async function runFor(
+/** `concurrency` closed-loop callers of `operation` for `durationMs`, each latency pushed to `latencies`. */
+export async function runFor(
   operation: (caller: number, iteration: number) => Promise<unknown>,
   concurrency: number,
   durationMs: number,

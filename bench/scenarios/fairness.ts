@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { performance } from 'node:perf_hooks';
 import { AuditTrail, DatabaseModule, type DatabaseModuleOptions, TenancyService } from '../../src';
 import { TenantContext } from '../../src/tenancy/tenant-context';
-import { type Measurement, type ReportRow, summarise } from '../harness';
+import { type Measurement, type ReportRow, runFor, summarise } from '../harness';
 
 const QUIET_CALLERS = 5;
 const BUSY_CALLERS = 40;
@@ -91,23 +91,14 @@ async function run(
   operations: { name: string; callers: number; operation: () => Promise<unknown> }[],
   durationMs: number,
 ): Promise<Measurement[]> {
-  const loop = async (operation: () => Promise<unknown>, until: number, latencies?: number[]) => {
-    while (performance.now() < until) {
-      const started = performance.now();
-      await operation();
-      latencies?.push(performance.now() - started);
-    }
-  };
-  const warmUntil = performance.now() + durationMs / 4;
-  await Promise.all(operations.flatMap(({ callers, operation }) => Array.from({ length: callers }, () => loop(operation, warmUntil))));
+  await Promise.all(operations.map(({ callers, operation }) => runFor(operation, callers, durationMs / 4, [])));
   const latencies = operations.map((): number[] => []);
   const started = performance.now();
-  const until = started + durationMs;
   // Each group's own elapsed time, to its last caller's end: the busy tenant's last long queries
   // must not stretch the quiet tenant's time (and cut its rate).
   const elapsed = await Promise.all(
     operations.map(async ({ callers, operation }, i) => {
-      await Promise.all(Array.from({ length: callers }, () => loop(operation, until, latencies[i])));
+      await runFor(operation, callers, durationMs, latencies[i]);
       return performance.now() - started;
     }),
   );
