@@ -72,8 +72,15 @@ describe('Bad input', () => {
       expect(status).toBe(400);
     });
 
-    it('unicode look-alike digits (fullwidth, Cyrillic) → 400', async () => {
-      const lookAlike = acme.replace(/a/g, '\u0430').replace(/1/g, '\uff11');
+    // A tenant whose id has both an 'a' and a '1' to disguise: a random id may have neither, and
+    // its "look-alike" would then be the real id.
+    const disguised = 'a1b2c3d4-e5f6-4a1b-8c2d-3e4f5a6b7c8d';
+    it.each([
+      ['fullwidth digits', disguised.replace(/1/g, '\uff11')],
+      ['Cyrillic letters', disguised.replace(/a/g, '\u0430')],
+    ])('unicode look-alikes of a real tenant id (%s) → 400', async (_case, lookAlike) => {
+      await asSuperuser(db.url, (c) => c.query(`INSERT INTO tenants (id, name) VALUES ($1, 'disguised') ON CONFLICT DO NOTHING`, [disguised]));
+      expect(lookAlike).not.toBe(disguised);
       const status = await rawStatus(port, Buffer.concat([Buffer.from(`GET /flows HTTP/1.1\r\nHost: x\r\nX-Tenant-ID: `), Buffer.from(lookAlike, 'utf8'), Buffer.from('\r\nConnection: close\r\n\r\n')]));
       expect(status).toBe(400);
     });
