@@ -43,6 +43,8 @@ export const SYSTEM_KEY = 'system';
 
 interface Waiter {
   grant(admission: Admission): void;
+  /** Takes it out of its tenant's queue and rejects it with `error`. */
+  refuse(error: Error): void;
   since: number;
 }
 
@@ -89,6 +91,9 @@ export class TenantScheduler {
   private virtualNow = 0;
   /** How long a connection is held, smoothed: the base of a refused request's Retry-After. */
   private holdMs = 50;
+  private closed = false;
+  /** Resolves close() once the last held connection is given back. */
+  private drained?: () => void;
 
   private readonly now: () => number;
 
@@ -102,6 +107,7 @@ export class TenantScheduler {
 
   /** A connection's turn for `key` (a tenant id, or {@link SYSTEM_KEY}): at once when one is free. */
   admit(key: string): Admission | Promise<Admission> {
+    if (this.closed) throw shuttingDown();
     const tenant = this.stateOf(key);
     if (this.free > 0 && this.mayTake(tenant)) return this.grant(tenant);
     if (tenant.waiting.length >= this.settings.maxWaiting) {
@@ -118,31 +124,52 @@ export class TenantScheduler {
   private enqueue(tenant: TenantState): Promise<Admission> {
     const { key } = tenant;
     return new Promise<Admission>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        tenant.waiting.splice(tenant.waiting.indexOf(waiter), 1);
-        this.observer?.waiting(key, -1);
-        if (tenant.waiting.length === 0) this.queued.delete(tenant);
-        this.forget(tenant);
-        this.observer?.refused(key, 'wait_timeout');
-        reject(
-          // The words of pg-pool's own timeout (database-unavailable.ts): one answer for one condition.
-          new DatabaseUnavailableError(
-            'no pooled connection became free in time',
-            undefined,
-            this.retryAfterSeconds(tenant),
-          ),
-        );
-      }, this.settings.maxWaitMs);
-      // A transaction waiting for its turn must not keep a process alive that is shutting down.
-      timer.unref?.();
       const waiter: Waiter = {
         since: this.now(),
         grant: (admission) => (clearTimeout(timer), resolve(admission)),
+        refuse: (error) => {
+          clearTimeout(timer);
+          const index = tenant.waiting.indexOf(waiter);
+          if (index >= 0) tenant.waiting.splice(index, 1);
+          this.observer?.waiting(key, -1);
+          if (tenant.waiting.length === 0) this.queued.delete(tenant);
+          this.forget(tenant);
+          reject(error);
+        },
       };
+      const timer = setTimeout(() => {
+        this.observer?.refused(key, 'wait_timeout');
+        // The words of pg-pool's own timeout (database-unavailable.ts): one answer for one condition.
+        waiter.refuse(new DatabaseUnavailableError('no pooled connection became free in time', undefined, this.retryAfterSeconds(tenant)));
+      }, this.settings.maxWaitMs);
+      // A transaction waiting for its turn must not keep a process alive that is shutting down.
+      timer.unref?.();
       tenant.waiting.push(waiter);
       this.queued.add(tenant);
       this.observer?.waiting(key, 1);
     });
+  }
+
+  /**
+   * Refuses every transaction still waiting, and every later one, at once: the pool is about to
+   * close. Then waits, at most `maxWaitMs`, for the transactions holding a connection to end, so
+   * that they commit instead of losing their connection when the pool closes under them. Called by
+   * Nest before the application shuts down (before TypeORM ends the pool): nothing is left waiting,
+   * nor its timer running, once the application is gone.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const tenant of [...this.queued]) for (const waiter of [...tenant.waiting]) waiter.refuse(shuttingDown());
+    if (this.free === this.settings.permits) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.settings.maxWaitMs);
+      timer.unref?.();
+      this.drained = () => (clearTimeout(timer), resolve());
+    });
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.close();
   }
 
   /** Transactions waiting, all tenants together. */
@@ -173,6 +200,7 @@ export class TenantScheduler {
         this.observer?.holding(tenant.key, -1);
         this.forget(tenant);
         this.dispatch();
+        if (this.free === this.settings.permits) this.drained?.();
       },
     };
   }
@@ -255,6 +283,10 @@ function before(a: TenantState, b: TenantState): boolean {
   const aHolds = a.held / a.share;
   const bHolds = b.held / b.share;
   return aHolds !== bHolds ? aHolds < bHolds : a.lastServed < b.lastServed;
+}
+
+function shuttingDown(): DatabaseUnavailableError {
+  return new DatabaseUnavailableError('the application is shutting down');
 }
 
 /** Whether `value` can be a share of the pool: a number above 0 and at most 1. */

@@ -164,6 +164,29 @@ describe(TenantScheduler.name, () => {
     expect(scheduler.waitingCount).toBe(0);
   });
 
+  it('on close, refuses every waiting transaction at once and every later one, and waits for the held connections', async () => {
+    const scheduler = new TenantScheduler(settings({ permits: 1 }));
+    const { admit } = harness(scheduler);
+    const held = await admit('busy');
+    const waiting = [admit('busy'), admit('quiet'), admit('quiet')];
+    expect(scheduler.waitingCount).toBe(3);
+    let closed = false;
+    const closing = scheduler.close().then(() => (closed = true));
+    for (const refused of waiting) await expect(refused).rejects.toThrow('database unavailable: the application is shutting down');
+    expect(scheduler.waitingCount).toBe(0);
+    expect(() => scheduler.admit('quiet')).toThrow('database unavailable: the application is shutting down');
+    await Promise.resolve();
+    expect(closed).toBe(false); // it waits for the held connection
+    held.release();
+    await closing;
+  });
+
+  it('on close, waits no longer than the wait bound for a connection that is not given back', async () => {
+    const scheduler = new TenantScheduler(settings({ permits: 1, maxWaitMs: 20 }));
+    await scheduler.admit('busy');
+    await expect(scheduler.close()).resolves.toBeUndefined();
+  });
+
   it('refuses a share outside (0, 1] given for a tenant, naming it', () => {
     const scheduler = new TenantScheduler(settings({ shareOf: () => 2 }));
     expect(() => scheduler.admit('t1')).toThrow('the share given for tenant t1 must be a number above 0 and at most 1, got 2');

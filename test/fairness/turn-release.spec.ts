@@ -39,4 +39,18 @@ describe('Turns at the pool are given back', () => {
       await app.close();
     }
   });
+
+  it('on shutdown, transactions waiting for a turn are refused at once (503), not left waiting past the application; the one holding a connection finishes', async () => {
+    const app = await bootApp(DatabaseModule.forRoot({ useDatabase: true, url: db.url, readEnvironment: false, poolSize: 1, acquireTimeout: 30 }));
+    const tenancy = app.get(TenancyService);
+    const sql = (text: string) => app.get(TenantContext).require('test').manager.query(text);
+    const holder = tenancy.runInTenant(tenant, () => sql('SELECT pg_sleep(0.3), 1 AS one'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const waiting = [1, 2].map(() => tenancy.runInTenant(tenant, () => sql('SELECT 1')).then(() => 'served', (error: Error) => error.message));
+    const started = Date.now();
+    await app.close();
+    expect(await Promise.all(waiting)).toEqual(['database unavailable: the application is shutting down', 'database unavailable: the application is shutting down']);
+    expect(Date.now() - started).toBeLessThan(5_000); // not the 30 s acquire timeout
+    await expect(holder).resolves.toEqual([{ pg_sleep: '', one: 1 }]);
+  });
 });
