@@ -69,7 +69,8 @@ export interface DatabaseModuleOptions {
   slowQueryThreshold?: number | string;
   /**
    * Apply pending migrations at start, under an advisory lock so that replicas starting together
-   * apply each migration once. The embedded database always migrates. Default: `false`.
+   * apply each migration once. The embedded database always migrates. Env: `FDL_RUN_MIGRATIONS`.
+   * Default: `false`.
    */
   runMigrations?: boolean | string;
   /** Header the default resolver reads the tenant id from. Default: `'x-tenant-id'`. */
@@ -125,7 +126,7 @@ export interface DatabaseModuleOptions {
    * (transactions waiting, connections held, wait time, refusals). A tenant id identifies a customer,
    * and one attribute value per tenant multiplies the series a backend stores. Default: `false`.
    */
-  tenantIdOnMetrics?: boolean;
+  tenantIdOnMetrics?: boolean | string;
   /** Read unset options from the environment. Default: `true`. */
   readEnvironment?: boolean;
   /**
@@ -135,7 +136,7 @@ export interface DatabaseModuleOptions {
    * the other database spans, `currentTenantId()` in instrumentation-pg's `requestHook`.
    * Default: `false`.
    */
-  tenantIdOnSpans?: boolean;
+  tenantIdOnSpans?: boolean | string;
   /**
    * Whether the database is the coordinator of a Citus cluster. On Citus the tenant prelude sets the
    * tenant with `SET LOCAL` (the statement Citus propagates to the workers) instead of

@@ -3,7 +3,6 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DatabaseConfig } from './config/database-config';
-import { readBooleanOption } from './config/database-config';
 import type { DatabaseModuleExtras, DatabaseModuleOptions, EntityClass } from './database-module-options';
 import { ASYNC_OPTIONS_TYPE, ConfigurableDatabaseModule, OPTIONS_TYPE } from './database.module-definition';
 import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
@@ -105,7 +104,7 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
           migrationsRun: false,
           // carried to dataSourceFactory, which applies them under the migration lock (the embedded
           // database was migrated when it started)
-          runMigrations: readBooleanOption(options.runMigrations, 'runMigrations') && !server.isEmbedded,
+          runMigrations: config.runMigrations === true && !server.isEmbedded,
         }),
         dataSourceFactory: async (options) =>
           createDataSource(options!, (options as { runMigrations?: boolean }).runMigrations === true),

@@ -1,7 +1,7 @@
 import { Logger, type Provider } from '@nestjs/common';
 import { getDataSourceToken, getRepositoryToken, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { type DatabaseConfig, loadDatabaseConfig } from './config/database-config';
+import { type DatabaseConfig, loadDatabaseConfig, readBooleanOption } from './config/database-config';
 import { DatabaseConfigError } from './config/database-config.error';
 import type { DatabaseModuleOptions, EntityClass } from './database-module-options';
 import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
@@ -20,8 +20,11 @@ import { TenantScopedRepository } from './tenancy/tenant-scoped.repository';
 export const resolvedConfigProvider: Provider = {
   provide: RESOLVED_DATABASE_CONFIG,
   inject: [DATABASE_MODULE_OPTIONS],
-  useFactory: (options: DatabaseModuleOptions): DatabaseConfig =>
-    loadDatabaseConfig(options.readEnvironment === false ? {} : process.env, {
+  useFactory: (options: DatabaseModuleOptions): DatabaseConfig => {
+    // Checked here, before TypeORM's factory (which injects this) starts connecting: a start that
+    // fails on a typo must not leave a connection attempt retrying behind it.
+    for (const option of BOOLEAN_OPTIONS) readBooleanOption(options[option], option);
+    return loadDatabaseConfig(options.readEnvironment === false ? {} : process.env, {
       useDatabase: options.useDatabase,
       url: options.url,
       systemUrl: options.systemUrl,
@@ -34,8 +37,13 @@ export const resolvedConfigProvider: Provider = {
       auditDigestKey: options.auditDigestKey,
       tenantShare: options.tenantShare,
       tenantQueue: options.tenantQueue,
-    }),
+      runMigrations: options.runMigrations,
+    });
+  },
 };
+
+/** The module's boolean options that have no environment variable (those that do are read with it). */
+const BOOLEAN_OPTIONS = ['preparedStatements', 'tenantIdOnSpans', 'tenantIdOnMetrics', 'citus'] as const;
 
 /** TypeORM's options for the resolved configuration. */
 export function typeOrmOptions(

@@ -28,6 +28,8 @@ export interface DatabaseConfig {
   tenantShare: number;
   /** The most transactions one tenant may have waiting for a connection. */
   tenantQueue: number;
+  /** Apply pending migrations at start (a server only: the embedded database always migrates). */
+  runMigrations?: boolean;
 }
 
 export const DEFAULT_POOL_SIZE = 10;
@@ -76,10 +78,11 @@ export interface DatabaseConfigOverrides {
   auditDigestKey?: string;
   tenantShare?: number | string;
   tenantQueue?: number | string;
+  runMigrations?: boolean | string;
 }
 
 /**
- * Reads and validates `DATABASE_URL`, `FDL_SYSTEM_DATABASE_URL`, `FDL_USE_DATABASE`, `FDL_DATA_DIR`, `FDL_DB_*` and `FDL_AUDIT_DIGEST_KEY`. A value in
+ * Reads and validates `DATABASE_URL`, `FDL_SYSTEM_DATABASE_URL`, `FDL_USE_DATABASE`, `FDL_DATA_DIR`, `FDL_DB_*`, `FDL_AUDIT_DIGEST_KEY` and `FDL_RUN_MIGRATIONS`. A value in
  * `overrides` (module options given in code) wins over its variable, which is then not read at all.
  */
 export function loadDatabaseConfig(env: Env = process.env, overrides: DatabaseConfigOverrides = {}): DatabaseConfig {
@@ -105,6 +108,7 @@ export function loadDatabaseConfig(env: Env = process.env, overrides: DatabaseCo
     auditDigestKey: text(overrides.auditDigestKey, 'FDL_AUDIT_DIGEST_KEY'),
     tenantShare: pick(overrides.tenantShare, 'tenantShare', env, 'FDL_DB_TENANT_SHARE', readShare) ?? DEFAULT_TENANT_SHARE,
     tenantQueue: pick(overrides.tenantQueue, 'tenantQueue', env, 'FDL_DB_TENANT_QUEUE', readQueue) ?? defaultTenantQueue(poolSizeOf(overrides, env)),
+    runMigrations: pick(overrides.runMigrations, 'runMigrations', env, 'FDL_RUN_MIGRATIONS', readBooleanOption) ?? false,
   });
 }
 

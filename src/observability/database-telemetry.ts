@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Attributes, Counter, Histogram, UpDownCounter } from '@opentelemetry/api';
+import { readBooleanOption } from '../config/database-config';
 import type { FairnessObserver } from '../fairness/tenant-scheduler';
 import { SYSTEM_KEY } from '../fairness/tenant-scheduler';
 import type { DatabaseModuleOptions } from '../database-module-options';
@@ -37,8 +38,8 @@ export class DatabaseTelemetry {
   private instruments?: Instruments;
 
   constructor(@Inject(DATABASE_MODULE_OPTIONS) options: DatabaseModuleOptions) {
-    this.tenantIdOnSpans = options.tenantIdOnSpans === true;
-    this.tenantIdOnMetrics = options.tenantIdOnMetrics === true;
+    this.tenantIdOnSpans = readBooleanOption(options.tenantIdOnSpans, 'tenantIdOnSpans');
+    this.tenantIdOnMetrics = readBooleanOption(options.tenantIdOnMetrics, 'tenantIdOnMetrics');
   }
 
   /**

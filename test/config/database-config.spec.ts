@@ -15,6 +15,7 @@ describe(loadDatabaseConfig.name, () => {
       slowQueryThreshold: 1,
       tenantShare: 0.25,
       tenantQueue: 40,
+      runMigrations: false,
     });
   });
 
@@ -31,6 +32,7 @@ describe(loadDatabaseConfig.name, () => {
         FDL_DB_TENANT_SHARE: '0.4',
         FDL_DB_TENANT_QUEUE: '7',
         FDL_AUDIT_DIGEST_KEY: 'k'.repeat(32),
+        FDL_RUN_MIGRATIONS: 'true',
       }),
     ).toEqual({
       backend: 'postgres',
@@ -44,6 +46,7 @@ describe(loadDatabaseConfig.name, () => {
       tenantShare: 0.4,
       tenantQueue: 7,
       auditDigestKey: 'k'.repeat(32),
+      runMigrations: true,
     });
   });
 
@@ -58,6 +61,7 @@ describe(loadDatabaseConfig.name, () => {
     [{ FDL_USE_DATABASE: 'true', DATABASE_URL: 'not a url' }, /DATABASE_URL is not a valid URL/],
     [{ FDL_USE_DATABASE: 'true', DATABASE_URL: 'mysql://u:p@h/db' }, /DATABASE_URL must start with postgres:\/\//],
     [{ FDL_DB_POOL_SIZE: 'abc' }, /FDL_DB_POOL_SIZE must be a whole number from 1 to 1000, got "abc"/],
+    [{ FDL_RUN_MIGRATIONS: 'yes' }, /FDL_RUN_MIGRATIONS must be true or false \(or 'true'\/'false'\), got "yes"/],
     [{ FDL_DB_POOL_SIZE: '0' }, /FDL_DB_POOL_SIZE must be a whole number from 1 to 1000, got 0/],
     [{ FDL_DB_POOL_SIZE: '2.5' }, /FDL_DB_POOL_SIZE must be a whole number/],
     [{ FDL_DB_POOL_SIZE: '100000' }, /FDL_DB_POOL_SIZE must be a whole number from 1 to 1000/],

@@ -173,8 +173,9 @@ describe('Options of the module and of instrumentation-pg (PostgreSQL)', () => {
     otel.configurePg({});
   });
 
-  it('tenantIdOnSpans puts the tenant on the request span and the prelude spans (off by default: see above)', async () => {
-    const app = await bootApp(AppModule.register({ readEnvironment: false, useDatabase: true, url: db.url, tenantIdOnSpans: true }));
+  // 'true' as a ConfigService gives it: read as the boolean, like every other boolean option.
+  it.each([true, 'true'])('tenantIdOnSpans (%p) puts the tenant on the request span and the prelude spans (off by default: see above)', async (tenantIdOnSpans) => {
+    const app = await bootApp(AppModule.register({ readEnvironment: false, useDatabase: true, url: db.url, tenantIdOnSpans }));
     try {
       const tenant = (await request(app.getHttpServer()).post('/tenants').send({ name: 'Initech' }).expect(201)).body.id;
       otel.spans.reset();
@@ -187,6 +188,12 @@ describe('Options of the module and of instrumentation-pg (PostgreSQL)', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it.each(['tenantIdOnSpans', 'tenantIdOnMetrics'])('a %s that is not a boolean stops the start, naming the option', async (option) => {
+    await expect(bootApp(AppModule.register({ readEnvironment: false, useDatabase: true, url: db.url, [option]: 'yes' }))).rejects.toThrow(
+      `${option} must be true or false (or 'true'/'false'), got "yes"`,
+    );
   });
 });
 
