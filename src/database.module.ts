@@ -24,6 +24,7 @@ import { ClusterTopology } from './cluster/cluster-topology';
 import { PreparedStatements } from './tenancy/prepared-statements';
 import { SessionGuard } from './tenancy/session-guard';
 import { LoginRoleCheck } from './security/login-role.check';
+import { SchemaReadinessCheck } from './schema/schema-readiness.check';
 import { SystemDataSource } from './tenancy/system-data-source';
 import { DatabaseTelemetry } from './observability/database-telemetry';
 import { ObservabilityLifecycle } from './observability/observability.lifecycle';
@@ -83,6 +84,8 @@ function withDataLayer(base: DynamicModule, extras: DatabaseModuleExtras): Dynam
     PreparedStatements.provider,
     SessionGuard.provider,
     tenantSchedulerProvider,
+    // Before the login check: on a database never migrated, its roles may not exist either.
+    SchemaReadinessCheck,
     LoginRoleCheck,
     DatabaseTelemetry,
     ObservabilityLifecycle,

@@ -4,6 +4,7 @@ export type { DatabaseModuleExtras, DatabaseModuleOptions, EntityClass, Migratio
 export { loadDatabaseConfig, validateDatabaseConfig } from './config/database-config';
 export type { DatabaseBackend, DatabaseConfig, DatabaseConfigOverrides } from './config/database-config';
 export { DatabaseConfigError } from './config/database-config.error';
+export { SchemaNotMigratedError } from './schema/schema-not-migrated.error';
 export { startEmbeddedDatabase } from './embedded/start-embedded-database';
 export type { EmbeddedDatabase } from './embedded/embedded-database';
 

@@ -11,3 +11,6 @@ export type { ExecutionStatus, FinishedExecutionStatus } from './execution-snaps
 
 /** Every entity of the schema. An explicit list: globs break once packed into `dist/`. */
 export const DATABASE_ENTITIES = [Tenant, Flow, FlowVersion, ExecutionSnapshot, ExecutionHistory, AuditLog];
+
+/** The tables of {@link DATABASE_ENTITIES}, as the migrations create them. */
+export const DATABASE_TABLES = ['tenants', 'flows', 'flow_versions', 'execution_snapshots', 'execution_history', 'audit_logs'];

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { DATABASE_TABLES } from '../entities';
 
 /** What the connected login may do, as far as tenant isolation is concerned. */
 export interface LoginRole {
@@ -14,8 +15,6 @@ export interface LoginRole {
   /** Session defaults set for it, or for fdl_app/fdl_system, here (`ALTER ROLE … SET`), as `role: name=value`. */
   sessionDefaults: string[];
 }
-
-const SCHEMA_TABLES = ['tenants', 'flows', 'flow_versions', 'execution_snapshots', 'execution_history', 'audit_logs'];
 
 export async function inspectLoginRole(dataSource: DataSource): Promise<LoginRole> {
   const [row] = await dataSource.query(
@@ -37,7 +36,7 @@ export async function inspectLoginRole(dataSource: DataSource): Promise<LoginRol
                   ORDER BY 1) AS "sessionDefaults"
      FROM pg_catalog.pg_roles r
      WHERE r.rolname = current_user`,
-    [SCHEMA_TABLES],
+    [DATABASE_TABLES],
   );
   return row as LoginRole;
 }
