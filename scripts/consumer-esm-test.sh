@@ -35,8 +35,18 @@ echo "   installed in $(($(date +%s) - started)) s"
 echo "== migrations through the application's typeorm-ts-node-esm"
 sql "CREATE DATABASE $database"
 url=$(node -e "const u=new URL(process.argv[1]);u.pathname='/$database';console.log(u.toString())" "$server")
-DATABASE_URL=$url npm run --silent migration:run > migration.log 2>&1 || { cat migration.log; exit 1; }
-grep -q 'CreateComments1800000000000 has been executed successfully' migration.log || { cat migration.log; echo "consumer-esm: the app's migration did not run"; exit 1; }
+# Without DATABASE_URL (the CLI does not read .env): refused, naming the variable.
+if DATABASE_URL= npm run --silent migration:run > unset.log 2>&1; then cat unset.log; echo "consumer-esm: migrated without a URL"; exit 1; fi
+grep -q 'DATABASE_URL is not set' unset.log || { cat unset.log; echo "consumer-esm: no clear error without DATABASE_URL"; exit 1; }
+# Two deployments migrating at once: the lock makes one wait for the other, and both succeed.
+DATABASE_URL=$url npm run --silent migration:run > migration.log 2>&1 &
+first=$!
+DATABASE_URL=$url npm run --silent migration:run > migration-2.log 2>&1 || { cat migration-2.log; echo "consumer-esm: the concurrent migration run failed"; exit 1; }
+wait "$first" || { cat migration.log; exit 1; }
+cat migration.log migration-2.log > migrations.log
+[ "$(grep -c 'CreateComments1800000000000 has been executed successfully' migrations.log)" = 1 ] || { cat migrations.log; echo "consumer-esm: the app's migration did not run exactly once"; exit 1; }
+# The server login here is a superuser: the owner check says what that means.
+grep -q 'a superuser' migrations.log || { cat migrations.log; echo "consumer-esm: no warning for a superuser migration login"; exit 1; }
 
 echo "== unit tests (vitest)"
 npm test --silent

@@ -11,6 +11,7 @@ export type { EmbeddedDatabase } from './embedded/embedded-database';
 export * from './entities';
 export { DATABASE_MIGRATIONS } from './migrations';
 export { migrationDataSourceOptions } from './migrations/migration-data-source-options';
+export { MigrationDataSource } from './cli/migration-data-source';
 export type { ApplicationSchema } from './migrations/migration-data-source-options';
 
 export { tenantTable, distributeTenantTable } from './schema/tenant-table';

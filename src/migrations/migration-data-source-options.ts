@@ -1,4 +1,6 @@
 import type { DataSourceOptions } from 'typeorm';
+import { assertPostgresUrl } from '../config/database-config';
+import { DatabaseConfigError } from '../config/database-config.error';
 import type { EntityClass, MigrationClass } from '../database-module-options';
 import { DATABASE_ENTITIES } from '../entities';
 import { DATABASE_MIGRATIONS } from './index';
@@ -15,8 +17,17 @@ export interface ApplicationSchema {
  * The options of a DataSource that runs this library's migrations against `url`: for a host's own
  * typeorm CLI, scripts and tests. gen_random_uuid() is built into PostgreSQL 13+, so no extension is
  * installed (and none needs to be allowed). `app` adds the application's own entities and migrations.
+ * A missing or malformed `url` is refused here, naming the variable it usually comes from: the typeorm
+ * CLI would otherwise connect without one and fail with the driver's words.
  */
-export function migrationDataSourceOptions(url: string, app: ApplicationSchema = {}): Extract<DataSourceOptions, { type: 'postgres' }> {
+export function migrationDataSourceOptions(url: string | undefined, app: ApplicationSchema = {}): Extract<DataSourceOptions, { type: 'postgres' }> {
+  if (!url?.trim()) {
+    throw new DatabaseConfigError(
+      'DATABASE_URL is not set: migrations need a PostgreSQL connection string, e.g. postgres://owner:password@localhost:5432/fdl. ' +
+        'The typeorm CLI does not read .env: export the variable, or load the file at the top of your data-source.ts (`process.loadEnvFile()`)',
+    );
+  }
+  assertPostgresUrl(url);
   return {
     type: 'postgres',
     url,

@@ -1,7 +1,7 @@
-// The typeorm CLI's DataSource (npm run migration:run): the library's migrations, then the app's.
+// The typeorm CLI's DataSource (npm run migration:run): the library's migrations, then the app's,
+// under the library's migration lock and owner check.
 import 'reflect-metadata';
-import { migrationDataSourceOptions } from 'fdl-runtime-db';
-import { DataSource } from 'typeorm';
+import { MigrationDataSource, migrationDataSourceOptions } from 'fdl-runtime-db';
 import { entities, migrations } from './schema.js';
 
-export default new DataSource(migrationDataSourceOptions(process.env.DATABASE_URL ?? '', { entities, migrations }));
+export default new MigrationDataSource(migrationDataSourceOptions(process.env.DATABASE_URL, { entities, migrations }));
