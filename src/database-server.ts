@@ -3,7 +3,6 @@ import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { DatabaseConfig } from './config/database-config';
-import { DatabaseConfigError } from './config/database-config.error';
 import type { DatabaseModuleOptions } from './database-module-options';
 import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
 import { EmbeddedDatabase } from './embedded/embedded-database';
@@ -36,8 +35,11 @@ export class DatabaseServer implements OnApplicationShutdown {
 
   private async useServer(): Promise<string> {
     if (this.options.embeddedDatabase) {
+      // startEmbeddedDatabase() read the environment before the application had its configuration
+      // (typically before @nestjs/config loaded .env): an early start the configuration does not
+      // want is a guess that did not pay, not an error.
       await this.options.embeddedDatabase.stop();
-      throw new DatabaseConfigError('embeddedDatabase was given, but the module is configured for the server at DATABASE_URL');
+      this.logger.log('Stopped the embedded database started before the configuration was read (startEmbeddedDatabase()): the module is configured for a server');
     }
     this.logger.log(`Using PostgreSQL at ${redactUrl(this.config.url!)} (pool ${this.config.poolSize})`);
     return this.config.url!;
@@ -45,14 +47,16 @@ export class DatabaseServer implements OnApplicationShutdown {
 
   private async startEmbedded(): Promise<string> {
     const started = Date.now();
-    const given = this.options.embeddedDatabase;
-    const embedded = (this.embedded = given ?? EmbeddedDatabase.launch({ dataDir: this.config.dataDir }));
-    if (embedded.dataDir !== this.config.dataDir) {
-      await embedded.stop();
-      throw new DatabaseConfigError(
-        `embeddedDatabase keeps its data ${where(embedded.dataDir)}, but the module is configured to keep it ${where(this.config.dataDir)}`,
+    let given = this.options.embeddedDatabase;
+    if (given && given.dataDir !== this.config.dataDir) {
+      // As in useServer(): started on another FDL_DATA_DIR than the configuration gives.
+      await given.stop();
+      this.logger.log(
+        `Stopped the embedded database started before the configuration was read (startEmbeddedDatabase()): it kept its data ${where(given.dataDir)}, the module is configured to keep it ${where(this.config.dataDir)}`,
       );
+      given = undefined;
     }
+    const embedded = (this.embedded = given ?? EmbeddedDatabase.launch({ dataDir: this.config.dataDir }));
     const appMigrations = this.options.migrations ?? [];
     const { url, startedFrom } = await embedded.ready({
       prepare: (url) => migrateEmbedded(url),

@@ -2,10 +2,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { DatabaseConfigError, startEmbeddedDatabase } from '../../src';
+import { Logger } from '@nestjs/common';
+import request from 'supertest';
+import { startEmbeddedDatabase } from '../../src';
 import { DatabaseServer } from '../../src/database-server';
 import { AppModule } from '../../example/app.module';
 import { bootApp } from '../utils/apps';
+import { createTestDatabase } from '../utils/test-database';
 import { asSystem } from '../utils/tenant-sql';
 
 describe(startEmbeddedDatabase.name, () => {
@@ -36,20 +39,40 @@ describe(startEmbeddedDatabase.name, () => {
     await expect(new Client(await app.get(DatabaseServer).url()).connect()).rejects.toThrow(/ENOENT|ECONNREFUSED/);
   });
 
-  it('refuses one that keeps its data elsewhere than the module is configured to, and releases it', async () => {
+  // startEmbeddedDatabase() runs before @nestjs/config loads .env: what .env then selects wins.
+  it('stops an early start kept elsewhere than the module is configured to (its lock released), and starts the one configured', async () => {
     const dataDir = join(scratch, 'data');
     const embeddedDatabase = startEmbeddedDatabase(env({ FDL_DATA_DIR: dataDir }))!;
-    await expect(example({ embeddedDatabase })).rejects.toThrow(
-      new DatabaseConfigError(`embeddedDatabase keeps its data in ${dataDir}, but the module is configured to keep it in memory`),
-    );
-    expect(existsSync(join(dataDir, 'fdl-runtime-db.lock'))).toBe(false);
+    const log = jest.spyOn(Logger.prototype, 'log');
+    const app = await example({ embeddedDatabase });
+    try {
+      expect(existsSync(join(dataDir, 'fdl-runtime-db.lock'))).toBe(false);
+      expect(log).toHaveBeenCalledWith(expect.stringContaining(`it kept its data in ${dataDir}, the module is configured to keep it in memory`));
+      const tenant = await request(app.getHttpServer()).post('/tenants').send({ name: 'in memory' }).expect(201);
+      await request(app.getHttpServer()).get('/flows').set('X-Tenant-ID', tenant.body.id).expect(200, []);
+    } finally {
+      log.mockRestore();
+      await app.close();
+    }
   });
 
-  it('refuses one when the module is configured for a server', async () => {
-    const embeddedDatabase = startEmbeddedDatabase(env())!;
-    await expect(example({ embeddedDatabase, useDatabase: true, url: 'postgres://nobody@127.0.0.1:1/none' })).rejects.toThrow(
-      /embeddedDatabase was given, but the module is configured for the server at DATABASE_URL/,
-    );
+  it('stops an early start when the module is configured for a server (its lock released), and uses the server', async () => {
+    const db = await createTestDatabase();
+    const dataDir = join(scratch, 'early');
+    const embeddedDatabase = startEmbeddedDatabase(env({ FDL_DATA_DIR: dataDir }))!;
+    expect(existsSync(join(dataDir, 'fdl-runtime-db.lock'))).toBe(true);
+    try {
+      const app = await example({ embeddedDatabase, useDatabase: true, url: db.url });
+      try {
+        expect(await app.get(DatabaseServer).url()).toBe(db.url);
+        expect(existsSync(join(dataDir, 'fdl-runtime-db.lock'))).toBe(false);
+        await request(app.getHttpServer()).get('/health').expect(200);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await db.drop();
+    }
   });
 
   it("runs the database in its own thread: a long query does not stop the application's event loop", async () => {
