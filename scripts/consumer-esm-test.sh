@@ -51,8 +51,15 @@ grep -q 'a superuser' migrations.log || { cat migrations.log; echo "consumer-esm
 echo "== unit tests (vitest)"
 npm test --silent
 
-echo "== e2e on the server"
-FDL_USE_DATABASE=true DATABASE_URL=$url APP_DB_POOL_SIZE=5 npm run --silent test:e2e
+echo "== e2e on the server, configured by .env"
+# The server from .env alone, as README shows: embedded-database.ts starts the embedded database
+# before ConfigModule has read .env; the module must stop it and use the server.
+printf 'FDL_USE_DATABASE=true\nDATABASE_URL=%s\nAPP_DB_POOL_SIZE=5\n' "$url" > .env
+before=$(node -e "const {Client}=require('pg');const c=new Client(process.argv[1]);c.connect().then(()=>c.query('SELECT count(*)::int AS n FROM comments')).then(r=>{console.log(r.rows[0].n);return c.end()})" "$url")
+env -u FDL_USE_DATABASE -u DATABASE_URL npm run --silent test:e2e
+after=$(node -e "const {Client}=require('pg');const c=new Client(process.argv[1]);c.connect().then(()=>c.query('SELECT count(*)::int AS n FROM comments')).then(r=>{console.log(r.rows[0].n);return c.end()})" "$url")
+[ "$after" -gt "$before" ] || { echo "consumer-esm: the e2e run configured by .env did not write to the server ($before comments before, $after after)"; exit 1; }
+rm .env
 
 echo "== e2e on the embedded database"
 FDL_USE_DATABASE=false DATABASE_URL= FDL_CACHE_DIR="$work/.cache" APP_DB_POOL_SIZE=5 npm run --silent test:e2e
