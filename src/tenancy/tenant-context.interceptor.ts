@@ -15,6 +15,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { catchError, Observable, throwError } from 'rxjs';
+import { integrityViolationResponse } from './integrity-violation';
 import type { DatabaseModuleOptions } from '../database-module-options';
 import { LifecycleError } from '../lifecycle/lifecycle.errors';
 import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
@@ -175,5 +176,5 @@ function toHttpException(error: unknown): unknown {
   // database being unavailable, not a bug of the request.
   const unavailable = toUnavailableError(error);
   if (unavailable) return new ServiceUnavailableException(unavailable.message);
-  return error;
+  return integrityViolationResponse(error) ?? error;
 }

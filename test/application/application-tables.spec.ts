@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { getDataSourceToken, getRepositoryToken } from '@nestjs/typeorm';
 import request from 'supertest';
 import type { DataSource, Repository } from 'typeorm';
-import { assertTenantIsolation, DatabaseModule, runPendingMigrations, TenancyService, Tenant, TenantIsolationError, tenantTable } from '../../src';
+import { assertTenantIsolation, DatabaseModule, Flow, runPendingMigrations, TenancyService, Tenant, TenantIsolationError, tenantTable } from '../../src';
 import { bootApp } from '../utils/apps';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
 import { Comment, commentsApp, CommentsModule } from './comments.fixture';
@@ -45,6 +45,26 @@ describe.each(BACKENDS)('An application table made with tenantTable() ($name)', 
     expect(response.body.message).toMatch(/Comment was written with a tenantId other than the current tenant's/);
     const seenByB = await request(app.getHttpServer()).get('/comments').set('x-tenant-id', b).expect(200);
     expect(seenByB.body.map((comment: Comment) => comment.body)).not.toContain('forged');
+  });
+
+  it("a foreign key to a library table: a comment on the tenant's own flow is stored; on a missing flow or another tenant's, 409 naming the key, and nothing is written", async () => {
+    const flows = app.get<Repository<Flow>>(getRepositoryToken(Flow));
+    const [flowOfA, flowOfB] = await Promise.all(
+      [a, b].map((tenant) => app.get(TenancyService).runInTenant(tenant, async () => (await flows.save(flows.create({ name: 'discussed' }))).id)),
+    );
+    await request(app.getHttpServer()).post('/comments').set('x-tenant-id', a).send({ body: 'on my flow', flowId: flowOfA }).expect(201);
+    for (const flowId of [flowOfB, '00000000-0000-4000-8000-000000000001']) {
+      const refused = await request(app.getHttpServer()).post('/comments').set('x-tenant-id', a).send({ body: 'dangling', flowId }).expect(409);
+      expect(refused.body.message).toBe('conflict with the stored data: the request breaks constraint "FK_comments_flow"');
+      expect(JSON.stringify(refused.body)).not.toContain(flowId); // no values echoed
+    }
+    const seenByA = await request(app.getHttpServer()).get('/comments').set('x-tenant-id', a).expect(200);
+    expect(seenByA.body.filter((comment: Comment) => comment.flowId !== null).map((comment: Comment) => [comment.body, comment.flowId])).toEqual([['on my flow', flowOfA]]);
+  });
+
+  it('a NOT NULL violation of an application table is 400 naming the column, not 500', async () => {
+    const refused = await request(app.getHttpServer()).post('/comments').set('x-tenant-id', a).send({}).expect(400);
+    expect(refused.body.message).toBe('invalid value: the request breaks NOT NULL on column "body"');
   });
 
   it('the isolation check passes on the migrated schema', async () => {

@@ -16,6 +16,10 @@ export class Comment {
   @Column({ type: 'text' })
   body!: string;
 
+  /** The flow it is about, if any: a foreign key to a library table, within the tenant. */
+  @Column({ name: 'flow_id', type: 'uuid', nullable: true })
+  flowId!: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 }
@@ -29,8 +33,10 @@ export class CreateComments1800000000000 implements MigrationInterface {
         id          uuid        NOT NULL DEFAULT gen_random_uuid(),
         tenant_id   uuid        NOT NULL,
         body        text        NOT NULL,
+        flow_id     uuid,
         created_at  timestamptz NOT NULL DEFAULT now(),
-        CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id)
+        CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id),
+        CONSTRAINT "FK_comments_flow" FOREIGN KEY (tenant_id, flow_id) REFERENCES flows (tenant_id, id)
       )`);
     await tenantTable(queryRunner, 'comments');
   }
@@ -48,8 +54,8 @@ export class CommentsService {
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
-  add(body: string, tenantId?: string): Promise<Comment> {
-    return this.comments.save(this.comments.create({ body, tenantId }));
+  add(body: string, tenantId?: string, flowId?: string): Promise<Comment> {
+    return this.comments.save(this.comments.create({ body, tenantId, flowId: flowId ?? null }));
   }
 
   list(): Promise<Comment[]> {
@@ -69,8 +75,8 @@ export class CommentsController {
   constructor(private readonly comments: CommentsService) {}
 
   @Post()
-  add(@Body() body: { body: string; tenantId?: string }): Promise<Comment> {
-    return this.comments.add(body.body, body.tenantId);
+  add(@Body() body: { body: string; tenantId?: string; flowId?: string }): Promise<Comment> {
+    return this.comments.add(body.body, body.tenantId, body.flowId);
   }
 
   @Get()
