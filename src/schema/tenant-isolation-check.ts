@@ -33,7 +33,7 @@ export async function tenantTableViolations(query: CatalogQuery): Promise<string
             c.relispartition AS partition,
             has_table_privilege('fdl_app', c.oid, 'SELECT') AS "appSelect"
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+     WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND ${notExtensionMember('c.oid')}
        AND (EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = '${TENANT_COLUMN}' AND NOT a.attisdropped)
             OR has_table_privilege('fdl_app', c.oid, 'SELECT, INSERT, UPDATE, DELETE'))
      ORDER BY c.relname`,
@@ -63,14 +63,28 @@ export async function tenantTableViolations(query: CatalogQuery): Promise<string
   const dangerousGrants = await query<{ table: string; privilege: string; grantee: string }>(
     `SELECT table_name AS table, privilege_type AS privilege, grantee FROM information_schema.role_table_grants
      WHERE table_schema = 'public' AND grantee IN ('fdl_app', 'fdl_system', 'PUBLIC')
-       AND privilege_type IN ('TRUNCATE', 'REFERENCES', 'TRIGGER')`,
+       AND privilege_type IN ('TRUNCATE', 'REFERENCES', 'TRIGGER')
+       AND ${notExtensionMember(GRANTED_TABLE)}`,
   );
   for (const grant of dangerousGrants) violations.push(`${grant.grantee} has ${grant.privilege} on ${grant.table}`);
   const publicGrants = await query<{ table_name: string }>(
-    `SELECT table_name FROM information_schema.role_table_grants WHERE table_schema = 'public' AND grantee = 'PUBLIC'`,
+    `SELECT table_name FROM information_schema.role_table_grants
+     WHERE table_schema = 'public' AND grantee = 'PUBLIC' AND ${notExtensionMember(GRANTED_TABLE)}`,
   );
   for (const grant of publicGrants) violations.push(`PUBLIC has a grant on ${grant.table_name}`);
   return violations;
+}
+
+/** The relation a row of `information_schema.role_table_grants` is about. */
+const GRANTED_TABLE = `to_regclass(quote_ident(table_schema) || '.' || quote_ident(table_name))`;
+
+/**
+ * The relation `oid` is not part of an extension: an extension's own relations in `public` (Citus
+ * puts views such as `citus_tables` and `citus_schemas` there, readable by PUBLIC) are the
+ * extension's to secure, hold no tenant's rows, and are not the application's schema.
+ */
+function notExtensionMember(oid: string): string {
+  return `NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
 }
 
 /** The schema does not isolate tenants: {@link violations} names each table and rule broken. */

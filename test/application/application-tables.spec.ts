@@ -71,6 +71,19 @@ describe.each(BACKENDS)('An application table made with tenantTable() ($name)', 
     await expect(assertTenantIsolation(dataSource)).resolves.toBeUndefined();
   });
 
+  // Citus puts views of its own in public (citus_tables, citus_schemas), readable by PUBLIC; here
+  // pg_stat_statements does the same (the view and its functions): an extension's relations are not the application's schema.
+  (embedded ? it.skip : it)("the isolation check passes with an extension's own relations in public readable by PUBLIC", async () => {
+    await dataSource.query(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`);
+    try {
+      const [{ readable }] = await dataSource.query(`SELECT has_table_privilege('public', 'pg_stat_statements', 'SELECT') AS readable`);
+      expect(readable).toBe(true);
+      await expect(assertTenantIsolation(dataSource)).resolves.toBeUndefined();
+    } finally {
+      await dataSource.query(`DROP EXTENSION pg_stat_statements`);
+    }
+  });
+
   it('the isolation check names a table made without tenantTable(), and every rule it breaks', async () => {
     await dataSource.query(`CREATE TABLE careless_notes (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, body text)`);
     try {
