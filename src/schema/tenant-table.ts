@@ -13,7 +13,19 @@ export interface TenantTableOptions {
    * Default: `['SELECT', 'INSERT', 'UPDATE', 'DELETE']`.
    */
   privileges?: TenantTablePrivilege[];
+  /**
+   * The table's foreign keys to other tenant tables (the library's or yours), as table constraints:
+   * `CONSTRAINT "FK_comments_flow" FOREIGN KEY (tenant_id, flow_id) REFERENCES flows (tenant_id, id)`.
+   * They are added last, once the table is isolated and, on Citus, distributed: Citus refuses a
+   * foreign key from a table that is not distributed yet to one that is, so a key declared in the
+   * `CREATE TABLE` fails the migration there. Declared here, the same migration runs on every
+   * backend. Each must pair `tenant_id` on both sides, like any key of a tenant table.
+   */
+  foreignKeys?: string[];
 }
+
+/** A table constraint that is a foreign key, and one statement. */
+const FOREIGN_KEY_CONSTRAINT = /^\s*(CONSTRAINT\s+("[^"]+"|[a-z_][a-z0-9_]*)\s+)?FOREIGN\s+KEY\s*\([^;]*$/i;
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -35,15 +47,18 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
  * - `<table>_tenant_isolation` for `fdl_app`, USING and WITH CHECK {@link tenantPolicyExpression};
  * - `<table>_system_access` for `fdl_system`;
  * - the grants to both roles;
- * - on Citus, {@link distributeTenantTable}.
+ * - on Citus, {@link distributeTenantTable};
+ * - last, the {@link TenantTableOptions.foreignKeys} given.
  *
  * `DROP TABLE` in `down` undoes all of it.
  *
  * ```ts
  * await queryRunner.query(`CREATE TABLE comments (
- *   id uuid NOT NULL DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, body text NOT NULL,
+ *   id uuid NOT NULL DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, body text NOT NULL, flow_id uuid,
  *   CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id))`);
- * await tenantTable(queryRunner, 'comments');
+ * await tenantTable(queryRunner, 'comments', {
+ *   foreignKeys: [`CONSTRAINT "FK_comments_flow" FOREIGN KEY (tenant_id, flow_id) REFERENCES flows (tenant_id, id)`],
+ * });
  * ```
  */
 export async function tenantTable(queryRunner: QueryRunner, table: string, options: TenantTableOptions = {}): Promise<void> {
@@ -52,6 +67,11 @@ export async function tenantTable(queryRunner: QueryRunner, table: string, optio
   if (!IDENTIFIER.test(table)) throw new Error(`tenantTable: ${JSON.stringify(table)} is not a plain lower-case identifier`);
   if (privileges.some((privilege) => !['SELECT', 'INSERT', 'UPDATE', 'DELETE'].includes(privilege))) {
     throw new Error(`tenantTable: privileges must be among SELECT, INSERT, UPDATE, DELETE`);
+  }
+  const foreignKeys = options.foreignKeys ?? [];
+  const notForeignKey = foreignKeys.find((key) => !FOREIGN_KEY_CONSTRAINT.test(key));
+  if (notForeignKey !== undefined) {
+    throw new Error(`tenantTable: foreignKeys takes table constraints of the form [CONSTRAINT name] FOREIGN KEY (…) REFERENCES …, got ${JSON.stringify(notForeignKey)}`);
   }
   await assertTenantColumn(queryRunner, table);
   await assertTenantKey(queryRunner, table);
@@ -84,6 +104,9 @@ export async function tenantTable(queryRunner: QueryRunner, table: string, optio
   await queryRunner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO fdl_system`);
 
   await distributeTenantTable(queryRunner, table);
+
+  for (const key of foreignKeys) await queryRunner.query(`ALTER TABLE ${table} ADD ${key}`);
+  if (foreignKeys.length) await assertKeysWithinTenant(queryRunner, table);
 }
 
 /**

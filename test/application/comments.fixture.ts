@@ -35,10 +35,12 @@ export class CreateComments1800000000000 implements MigrationInterface {
         body        text        NOT NULL,
         flow_id     uuid,
         created_at  timestamptz NOT NULL DEFAULT now(),
-        CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id),
-        CONSTRAINT "FK_comments_flow" FOREIGN KEY (tenant_id, flow_id) REFERENCES flows (tenant_id, id)
+        CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id)
       )`);
-    await tenantTable(queryRunner, 'comments');
+    // The key to a library table is given to tenantTable(), which adds it where every backend takes it.
+    await tenantTable(queryRunner, 'comments', {
+      foreignKeys: [`CONSTRAINT "FK_comments_flow" FOREIGN KEY (tenant_id, flow_id) REFERENCES flows (tenant_id, id)`],
+    });
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

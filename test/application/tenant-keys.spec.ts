@@ -251,6 +251,33 @@ describe('tenantTable() and assertTenantIsolation() on each shape of key', () =>
     );
   });
 
+  it('foreignKeys: adds the keys given after the table is made isolated, refuses one that spans tenants, and anything that is not a foreign key', async () => {
+    await migration(
+      dataSource,
+      async (runner) => {
+        await runner.query(`CREATE TABLE invoices (id uuid NOT NULL, tenant_id uuid NOT NULL, PRIMARY KEY (tenant_id, id))`);
+        await tenantTable(runner, 'invoices');
+        await runner.query(LEGACY_INVOICES);
+        await runner.query(`${TABLE})`);
+        await runner.query('SAVEPOINT before_keys');
+        const spanning = await tenantTable(runner, 't', {
+          foreignKeys: ['CONSTRAINT "FK_t_invoice" FOREIGN KEY (invoice_id) REFERENCES legacy_invoices (id)'],
+        }).catch((error: Error) => error.message);
+        expect(spanning).toContain('  - foreign key FK_t_invoice references legacy_invoices without tenant_id on both sides');
+        await runner.query('ROLLBACK TO SAVEPOINT before_keys');
+        for (const notAKey of ['UNIQUE (number)', 'CONSTRAINT "FK_x" FOREIGN KEY (invoice_id) REFERENCES invoices (id); DROP TABLE tenants']) {
+          await expect(tenantTable(runner, 't', { foreignKeys: [notAKey] })).rejects.toThrow(
+            `tenantTable: foreignKeys takes table constraints of the form [CONSTRAINT name] FOREIGN KEY (…) REFERENCES …, got ${JSON.stringify(notAKey)}`,
+          );
+        }
+        await tenantTable(runner, 't', { foreignKeys: ['CONSTRAINT "FK_t_invoice" FOREIGN KEY (tenant_id, invoice_id) REFERENCES invoices (tenant_id, id)'] });
+        const [key] = await runner.query(`SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conname = 'FK_t_invoice'`);
+        expect(key.definition).toBe('FOREIGN KEY (tenant_id, invoice_id) REFERENCES invoices(tenant_id, id)');
+      },
+      { rollback: true },
+    );
+  });
+
   it('accepts every key within one tenant, a reference to tenants by tenant_id, and any reference to a table that is no tenant\'s', async () => {
     await migration(
       dataSource,

@@ -2,11 +2,11 @@
 // database (FDL_USE_DATABASE=false) and once on a server (FDL_USE_DATABASE=true, DATABASE_URL).
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { getDataSourceToken } from '@nestjs/typeorm';
-import { assertTenantIsolation } from 'fdl-runtime-db';
+import { getDataSourceToken, getRepositoryToken } from '@nestjs/typeorm';
+import { assertTenantIsolation, Flow, TenancyService } from 'fdl-runtime-db';
 import request from 'supertest';
 import { App } from 'supertest/types.js';
-import { DataSource } from 'typeorm';
+import { DataSource, Repository } from 'typeorm';
 import { AppModule } from './../src/app.module.js';
 
 describe('Comments (e2e)', () => {
@@ -41,6 +41,19 @@ describe('Comments (e2e)', () => {
     expect(seenByA.body.map((c: { body: string; tenantId: string }) => [c.body, c.tenantId])).toEqual([['from a', a]]);
     expect(seenByB.body.map((c: { body: string; tenantId: string }) => [c.body, c.tenantId])).toEqual([['from b', b]]);
     await request(app.getHttpServer()).get('/comments').expect(400);
+  });
+
+  it("a comment on a flow: the tenant's own is stored, a missing one is 409 naming the foreign key", async () => {
+    const a = await newTenant('with a flow');
+    const flows = app.get<Repository<Flow>>(getRepositoryToken(Flow));
+    const flowId = await app.get(TenancyService).runInTenant(a, async () => (await flows.save(flows.create({ name: 'discussed' }))).id);
+    await request(app.getHttpServer()).post('/comments').set('x-tenant-id', a).send({ body: 'on it', flowId }).expect(201);
+    const missing = await request(app.getHttpServer())
+      .post('/comments')
+      .set('x-tenant-id', a)
+      .send({ body: 'on nothing', flowId: '00000000-0000-4000-8000-000000000001' })
+      .expect(409);
+    expect(missing.body.message).toContain('"FK_comments_flow"');
   });
 
   it('the schema isolates tenants', async () => {

@@ -12,6 +12,10 @@ export class Comment {
   @Column({ type: 'text' })
   body: string;
 
+  /** The flow the comment is about, if any (a key to the library's flows, within the tenant). */
+  @Column({ name: 'flow_id', type: 'uuid', nullable: true })
+  flowId: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }

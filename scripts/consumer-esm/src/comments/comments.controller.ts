@@ -7,8 +7,8 @@ export class CommentsController {
   constructor(private readonly comments: CommentsService) {}
 
   @Post()
-  add(@Body() body: { body: string }): Promise<Comment> {
-    return this.comments.add(body.body);
+  add(@Body() body: { body: string; flowId?: string }): Promise<Comment> {
+    return this.comments.add(body.body, body.flowId);
   }
 
   @Get()

@@ -7,8 +7,8 @@ import { Comment } from './comment.entity.js';
 export class CommentsService {
   constructor(@InjectRepository(Comment) private readonly comments: Repository<Comment>) {}
 
-  add(body: string): Promise<Comment> {
-    return this.comments.save(this.comments.create({ body }));
+  add(body: string, flowId?: string): Promise<Comment> {
+    return this.comments.save(this.comments.create({ body, flowId: flowId ?? null }));
   }
 
   list(): Promise<Comment[]> {
