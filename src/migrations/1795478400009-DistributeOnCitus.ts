@@ -7,7 +7,7 @@ import { boundMigrationWaits } from './migration-timeouts';
  * chain) rows of the same tenant, which share the shard, so they are safe on the workers; and the
  * foreign keys are added back in the same transaction as the distribution.
  */
-const CITUS_DDL_SETTINGS = `SET LOCAL statement_timeout = 0;
+export const CITUS_DDL_SETTINGS = `SET LOCAL statement_timeout = 0;
         SET LOCAL citus.enable_unsafe_triggers = on;
         SET LOCAL citus.multi_shard_modify_mode = 'sequential';`;
 
@@ -24,27 +24,15 @@ const SET_FOREIGN_KEYS_ASIDE = `SELECT coalesce(jsonb_agg(fk), '[]') INTO foreig
         END LOOP;`;
 
 /** PL/pgSQL: adds back what SET_FOREIGN_KEYS_ASIDE kept. */
-const ADD_FOREIGN_KEYS_BACK = `FOR foreign_key IN SELECT * FROM jsonb_to_recordset(foreign_keys) AS fk (table_name text, name text, definition text) LOOP
+export const ADD_FOREIGN_KEYS_BACK = `FOR foreign_key IN SELECT * FROM jsonb_to_recordset(foreign_keys) AS fk (table_name text, name text, definition text) LOOP
           EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', foreign_key.table_name, foreign_key.name, foreign_key.definition);
         END LOOP;`;
 
 /**
- * Scale-out: where the `citus` extension is installed in the database, `tenants` becomes a
- * reference table (a copy on every node) and the five tenant tables are distributed by `tenant_id`
- * in one co-location group, so that all of a tenant's rows live on one node and every foreign key
- * between them is checked there. On plain PostgreSQL nothing changes.
- *
- * The work is a function, `fdl_distribute_on_citus()`, that does nothing once the schema is
- * distributed: a database that gets Citus after it was migrated runs
- * `SELECT fdl_distribute_on_citus()` (as the owner) and ends up the same.
+ * The function as this migration made it, from its signature on (`CREATE FUNCTION …` here, and
+ * `CREATE OR REPLACE FUNCTION …` where a later migration's down() restores it).
  */
-export class DistributeOnCitus1795478400009 implements MigrationInterface {
-  name = 'DistributeOnCitus1795478400009';
-
-  async up(queryRunner: QueryRunner): Promise<void> {
-    await boundMigrationWaits(queryRunner);
-    await queryRunner.query(`
-      CREATE FUNCTION fdl_distribute_on_citus() RETURNS SETOF text
+export const distributeOnCitusFunction = `fdl_distribute_on_citus() RETURNS SETOF text
         LANGUAGE plpgsql
         SET search_path = pg_catalog, pg_temp
       AS $$
@@ -81,7 +69,25 @@ export class DistributeOnCitus1795478400009 implements MigrationInterface {
         END LOOP;
         ${ADD_FOREIGN_KEYS_BACK}
       END
-      $$`);
+      $$`;
+
+/**
+ * Scale-out: where the `citus` extension is installed in the database, `tenants` becomes a
+ * reference table (a copy on every node) and the five tenant tables are distributed by `tenant_id`
+ * in one co-location group, so that all of a tenant's rows live on one node and every foreign key
+ * between them is checked there. On plain PostgreSQL nothing changes.
+ *
+ * The work is a function, `fdl_distribute_on_citus()`, that does nothing once the schema is
+ * distributed: a database that gets Citus after it was migrated runs
+ * `SELECT fdl_distribute_on_citus()` (as the owner) and ends up the same.
+ */
+export class DistributeOnCitus1795478400009 implements MigrationInterface {
+  name = 'DistributeOnCitus1795478400009';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await boundMigrationWaits(queryRunner);
+    await queryRunner.query(`
+      CREATE FUNCTION ${distributeOnCitusFunction}`);
     await queryRunner.query(`REVOKE ALL ON FUNCTION fdl_distribute_on_citus() FROM PUBLIC`);
     await queryRunner.query(`SELECT fdl_distribute_on_citus()`);
   }

@@ -12,6 +12,7 @@ import { CloseSystemAuditChain1795478400011 } from './1795478400011-CloseSystemA
 import { HardenAuditChain1795478400012 } from './1795478400012-HardenAuditChain';
 import { KeepFlowHistory1795478400013 } from './1795478400013-KeepFlowHistory';
 import { MoveDefaultHistoryRows1795478400014 } from './1795478400014-MoveDefaultHistoryRows';
+import { DistributeApplicationTables1795478400015 } from './1795478400015-DistributeApplicationTables';
 
 /** Every migration of the schema, in the order it must run. An explicit list: globs break once packed into `dist/`. */
 export const DATABASE_MIGRATIONS = [
@@ -29,4 +30,5 @@ export const DATABASE_MIGRATIONS = [
   HardenAuditChain1795478400012,
   KeepFlowHistory1795478400013,
   MoveDefaultHistoryRows1795478400014,
+  DistributeApplicationTables1795478400015,
 ];

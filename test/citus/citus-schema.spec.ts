@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { DATABASE_MIGRATIONS } from '../../src/migrations';
 import { migrationDataSourceOptions } from '../../src/migrations/migration-data-source-options';
-import { tenantTable } from '../../src';
+import { assertTenantIsolation, tenantTable } from '../../src';
 import {
   addCitus,
   asSystemOnCitus,
@@ -104,15 +104,21 @@ describeOnCitus('The schema on a Citus cluster', () => {
         const runner = dataSource.createQueryRunner();
         await runner.startTransaction();
         await runner.query(`CREATE TABLE comments (
-          id uuid NOT NULL DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, body text NOT NULL,
+          id uuid NOT NULL DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, body text NOT NULL, flow_id uuid,
           CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id))`);
-        await tenantTable(runner, 'comments');
+        // README's migration: the key to flows given to tenantTable() (in CREATE TABLE, Citus refuses it).
+        await tenantTable(runner, 'comments', {
+          foreignKeys: [`CONSTRAINT "FK_comments_flow" FOREIGN KEY (tenant_id, flow_id) REFERENCES flows (tenant_id, id)`],
+        });
         await runner.commitTransaction();
         await runner.release();
+        // Citus's own views in public (citus_tables, citus_schemas) are not the application's schema.
+        await expect(assertTenantIsolation(dataSource)).resolves.toBeUndefined();
       } finally {
         await dataSource.destroy();
       }
     });
+    await expect(withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'FK_comments_flow'`)).rows[0].n)).resolves.toBe(1);
     const placement = await withClient(db.url, async (c) =>
       (await c.query(`SELECT logicalrelid::regclass::text AS t, colocationid FROM pg_dist_partition WHERE logicalrelid IN ('comments'::regclass, 'flows'::regclass)`)).rows,
     );
@@ -126,6 +132,38 @@ describeOnCitus('The schema on a Citus cluster', () => {
     }
     const seenByA = await asTenantOnCitus(db.url, a, async (c) => (await c.query('SELECT tenant_id FROM comments')).rows.map((row) => row.tenant_id));
     expect(seenByA).toEqual([a]);
+  });
+
+  it("a database migrated before Citus, with an application table keyed to flows: fdl_distribute_on_citus() distributes it with the library's", async () => {
+    const db = await database({ withCitus: false });
+    await migrateCitus(db.url);
+    await withClusterRolesLocked(async () => {
+      const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
+      try {
+        const runner = dataSource.createQueryRunner();
+        await runner.startTransaction();
+        await runner.query(`CREATE TABLE comments (
+          id uuid NOT NULL DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, body text NOT NULL, flow_id uuid,
+          CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id))`);
+        await tenantTable(runner, 'comments', {
+          foreignKeys: [`CONSTRAINT "FK_comments_flow" FOREIGN KEY (tenant_id, flow_id) REFERENCES flows (tenant_id, id)`],
+        });
+        await runner.commitTransaction();
+        await runner.release();
+      } finally {
+        await dataSource.destroy();
+      }
+      await addCitus(db);
+      const distributed = await withClient(db.url, async (c) => (await c.query('SELECT fdl_distribute_on_citus() AS t')).rows.map((r) => r.t));
+      expect(distributed).toEqual(['tenants', 'flows', 'flow_versions', 'execution_snapshots', 'execution_history', 'audit_logs', 'comments']);
+    });
+    const placement = await withClient(db.url, async (c) =>
+      (await c.query(`SELECT logicalrelid::regclass::text AS t, colocationid FROM pg_dist_partition WHERE logicalrelid IN ('comments'::regclass, 'flows'::regclass)`)).rows,
+    );
+    expect(placement).toHaveLength(2);
+    expect(new Set(placement.map((row) => row.colocationid)).size).toBe(1);
+    await expect(withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'FK_comments_flow'`)).rows[0].n)).resolves.toBe(1);
+    await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
   });
 
   it('negative control: a tenant table left undistributed is reported', async () => {
