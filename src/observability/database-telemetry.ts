@@ -6,7 +6,7 @@ import { SYSTEM_KEY } from '../fairness/tenant-scheduler';
 import type { DatabaseModuleOptions } from '../database-module-options';
 import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
 import type { DatabaseScope } from '../tenancy/database-scope';
-import { INSTRUMENTATION_SCOPE, INSTRUMENTATION_VERSION, openTelemetry } from './otel-api';
+import { INSTRUMENTATION_SCOPE, INSTRUMENTATION_VERSION, openTelemetry, requestServerSpan } from './otel-api';
 import { ATTR, METRIC } from './telemetry-names';
 import { transactionOutcome } from './transaction-outcome';
 
@@ -66,7 +66,10 @@ export class DatabaseTelemetry {
   transactionStarted(scope: DatabaseScope): TransactionFinished {
     const api = openTelemetry();
     if (!api) return () => undefined;
-    if (this.tenantIdOnSpans && scope.kind === 'tenant') api.trace.getActiveSpan()?.setAttribute(ATTR.tenantId, scope.tenantId);
+    if (this.tenantIdOnSpans && scope.kind === 'tenant') {
+      // The request's own span too, where a framework's span (express's request handler) is active.
+      for (const span of new Set([api.trace.getActiveSpan(), requestServerSpan(api)])) span?.setAttribute(ATTR.tenantId, scope.tenantId);
+    }
     const started = performance.now();
     return (error) => {
       this.meters()?.transactionDuration.record((performance.now() - started) / 1000, {

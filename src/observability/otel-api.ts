@@ -21,3 +21,22 @@ export function openTelemetry(): typeof OpenTelemetryApi | undefined {
   }
   return loaded ?? undefined;
 }
+
+let core: { getRPCMetadata?(context: OpenTelemetryApi.Context): { span?: OpenTelemetryApi.Span } | undefined } | null | undefined;
+
+/**
+ * The HTTP server span of the request being served, where instrumentation-http recorded it in the
+ * context (`@opentelemetry/core`'s RPC metadata, which instrumentation-express also reads to name
+ * the route): the active span is then a framework's own child span (express's `request handler`),
+ * not the request's. Undefined without `@opentelemetry/core` or outside such a request.
+ */
+export function requestServerSpan(api: typeof OpenTelemetryApi): OpenTelemetryApi.Span | undefined {
+  if (core === undefined) {
+    try {
+      core = require('@opentelemetry/core') as typeof core;
+    } catch {
+      core = null;
+    }
+  }
+  return core?.getRPCMetadata?.(api.context.active())?.span;
+}

@@ -1,5 +1,6 @@
 import { type Context, metrics, type Span, trace } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation, type PgInstrumentationConfig } from '@opentelemetry/instrumentation-pg';
 import { type DataPoint, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
@@ -40,10 +41,14 @@ export class OtelHarness {
   private readonly http = new HttpInstrumentation({ enabled: false });
   private readonly patched: { unpatch(): void }[] = [];
 
+  /** `express`: instrumentation-express too, as an application that traces its routes has it. */
+  constructor(private readonly options: { express?: boolean } = {}) {}
+
   start(): this {
     this.tracerProvider.register();
     metrics.setGlobalMeterProvider(this.meterProvider);
-    for (const instrumentation of [this.pg, this.http] as Instrumentation[]) {
+    const instrumentations = [this.pg, this.http, ...(this.options.express ? [new ExpressInstrumentation({ enabled: false })] : [])];
+    for (const instrumentation of instrumentations as Instrumentation[]) {
       instrumentation.setTracerProvider(this.tracerProvider);
       instrumentation.setMeterProvider(this.meterProvider);
       for (const definition of (instrumentation as unknown as { getModuleDefinitions(): ModuleDefinition[] }).getModuleDefinitions()) {
