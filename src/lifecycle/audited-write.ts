@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { ClusterTopology } from '../cluster/cluster-topology';
+import { inLifecycleSpan } from '../observability/lifecycle-span';
 
 /** A statement with `$1…$n` placeholders and exactly the values bound to them. */
 export interface WriteStatement {
@@ -49,7 +50,9 @@ export interface AuditedWrite {
  * Both give the same rows, the same audit entries, and nothing written when `write` matched nothing.
  */
 export async function auditedWrite(manager: EntityManager, topology: ClusterTopology, audited: AuditedWrite): Promise<Record<string, unknown>[]> {
-  const rows = topology.isCitus ? await asRouterStatements(manager, audited) : await asOneStatement(manager, audited);
+  const rows = await inLifecycleSpan(audited.audit.action, () =>
+    topology.isCitus ? asRouterStatements(manager, audited) : asOneStatement(manager, audited),
+  );
   const auditOnly = new Set(audited.auditOnly ?? []);
   return rows.map((row) => Object.fromEntries(Object.entries(row).filter(([column]) => !auditOnly.has(column))));
 }

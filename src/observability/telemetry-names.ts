@@ -33,6 +33,7 @@ export const ATTR = {
   transactionScope: 'fdl.transaction.scope',
   transactionOutcome: 'fdl.transaction.outcome',
   refusalReason: 'fdl.refusal.reason',
+  auditAction: 'fdl.audit.action',
   tenantId: 'fdl.tenant.id',
   poolName: 'db.client.connection.pool.name',
   connectionState: 'db.client.connection.state',

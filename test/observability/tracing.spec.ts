@@ -190,6 +190,23 @@ describe('Options of the module and of instrumentation-pg (PostgreSQL)', () => {
     }
   });
 
+  it('a lifecycle write is a span named after its audit action, the parent of its statement', async () => {
+    const app = await bootApp(AppModule.register({ readEnvironment: false, useDatabase: true, url: db.url }));
+    try {
+      const tenant = (await request(app.getHttpServer()).post('/tenants').send({ name: 'Hooli' }).expect(201)).body.id;
+      const flow = (await request(app.getHttpServer()).post('/flows').set('X-Tenant-ID', tenant).send({ name: 'traced' }).expect(201)).body.id;
+      otel.spans.reset();
+      await request(app.getHttpServer()).post(`/flows/${flow}/publish`).set('X-Tenant-ID', tenant).send({ definition: { steps: [] } }).expect(201);
+      const spans = otel.finishedSpans();
+      const publish = spans.find((span) => span.name === 'fdl.flow.version_published');
+      expect(publish?.attributes['fdl.audit.action']).toBe('flow.version_published');
+      const children = spans.filter((span) => span.parentSpanContext?.spanId === publish!.spanContext().spanId).map((span) => span.name.replace(/ .*$/, ''));
+      expect(children).toContain('pg.query:WITH');
+    } finally {
+      await app.close();
+    }
+  });
+
   it.each(['tenantIdOnSpans', 'tenantIdOnMetrics'])('a %s that is not a boolean stops the start, naming the option', async (option) => {
     await expect(bootApp(AppModule.register({ readEnvironment: false, useDatabase: true, url: db.url, [option]: 'yes' }))).rejects.toThrow(
       `${option} must be true or false (or 'true'/'false'), got "yes"`,
