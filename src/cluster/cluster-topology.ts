@@ -38,13 +38,7 @@ export class ClusterTopology {
         ? `Citus coordinator (${why}): the tenant prelude sends SET LOCAL app.current_tenant_id so the workers see the tenant`
         : `Single PostgreSQL node (${why})`,
     );
-    const cannotLogIn = citus ? await rolesThatCannotLogIn(dataSource) : [];
-    if (cannotLogIn.length > 0) {
-      logger.warn(
-        `${cannotLogIn.join(' and ')} cannot log in: on Citus the coordinator connects to the workers as the transaction's role, ` +
-          `so requests that use it will answer 503 until an operator gives it LOGIN and credentials (README "Scaling out with Citus")`,
-      );
-    }
+    if (citus) for (const problem of await workerLoginProblems(dataSource)) logger.warn(problem);
     const pooled = await behindPooler(dataSource);
     if (pooled) logger.log('Connected through a connection pooler: every transaction checks its server session for state left by another');
     return new ClusterTopology(citus ? 'citus' : 'single-node', pooled);
@@ -79,10 +73,59 @@ async function hasCitusExtension(dataSource: DataSource): Promise<boolean> {
   return row.citus === true;
 }
 
-/** The roles tenant and system transactions switch to that lack LOGIN (Citus propagates it to the workers). */
-async function rolesThatCannotLogIn(dataSource: DataSource): Promise<string[]> {
-  const rows = (await dataSource.query(
-    `SELECT rolname FROM pg_roles WHERE rolname IN ('fdl_app', 'fdl_system') AND NOT rolcanlogin ORDER BY rolname`,
-  )) as { rolname: string }[];
-  return rows.map((row) => row.rolname);
+const ROLES = ['fdl_app', 'fdl_system'] as const;
+const OPERATOR_STEPS = 'README "Scaling out with Citus", "What the operator configures on the cluster"';
+
+/**
+ * Why tenant or system transactions cannot reach the workers, one line each; empty when they can.
+ * On Citus the coordinator connects to the workers as the transaction's role: a role without LOGIN
+ * cannot, and one with LOGIN still fails where a worker asks it for credentials the coordinator does
+ * not have (steps 2 to 4 of the operator's guide). Each role that this login may become is tried on
+ * every worker (`run_command_on_workers`, which connects as the current role), so the warning lasts
+ * exactly as long as requests would answer 503. A role this login may not become (the production
+ * layout's other login) is left to the login that may.
+ */
+async function workerLoginProblems(dataSource: DataSource): Promise<string[]> {
+  const roles = (await dataSource.query(
+    `SELECT rolname AS role, rolcanlogin AS "canLogIn", pg_has_role(current_user, oid, 'USAGE') AS "mayBecome"
+     FROM pg_roles WHERE rolname = ANY ($1) ORDER BY rolname`,
+    [ROLES],
+  )) as { role: string; canLogIn: boolean; mayBecome: boolean }[];
+  const problems: string[] = [];
+  for (const { role, canLogIn, mayBecome } of roles) {
+    if (!canLogIn) {
+      problems.push(
+        `${role} cannot log in: on Citus the coordinator connects to the workers as the transaction's role, ` +
+          `so requests that use it will answer 503 until an operator gives it LOGIN and credentials (${OPERATOR_STEPS})`,
+      );
+      continue;
+    }
+    if (!mayBecome) continue;
+    for (const worker of await workersRefusing(dataSource, role)) {
+      problems.push(
+        `${role} cannot connect to the worker ${worker.node} (${worker.reason}): requests that use it will answer 503 ` +
+          `until the workers accept it from the coordinator and the coordinator has its credentials (${OPERATOR_STEPS})`,
+      );
+    }
+  }
+  return problems;
+}
+
+async function workersRefusing(dataSource: DataSource, role: string): Promise<{ node: string; reason: string }[]> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.startTransaction();
+    // A worker that does not answer is a warning too, not a start that hangs.
+    await runner.query(`SET LOCAL citus.node_connection_timeout = 5000`);
+    await runner.query(`SELECT set_config('role', $1, true)`, [role]);
+    const rows = (await runner.query(`SELECT nodename, nodeport, success, result FROM run_command_on_workers('SELECT 1') WHERE NOT success`)) as {
+      nodename: string;
+      nodeport: number;
+      result: string;
+    }[];
+    return rows.map((row) => ({ node: `${row.nodename}:${row.nodeport}`, reason: row.result.split('\n')[0] }));
+  } finally {
+    if (runner.isTransactionActive) await runner.rollbackTransaction();
+    await runner.release();
+  }
 }

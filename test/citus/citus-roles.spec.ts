@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { INestApplication } from '@nestjs/common';
+import { type INestApplication, Logger } from '@nestjs/common';
 import { getRepositoryToken } from '@nestjs/typeorm';
 import { Client } from 'pg';
 import type { Repository } from 'typeorm';
@@ -63,8 +63,19 @@ describeOnCitus('The roles on a Citus cluster', () => {
       await c.query(`INSERT INTO flows (tenant_id, name) VALUES ($1, 'f')`, [id]);
       return id as string;
     });
-    app = await bootApp(DatabaseModule.forRoot({ useDatabase: true, url: db.url, readEnvironment: false, poolSize: 2 }));
+    startWarnings = await warningsOf(() => bootApp(DatabaseModule.forRoot({ useDatabase: true, url: db.url, readEnvironment: false, poolSize: 2 })));
   });
+  let startWarnings: string[];
+  /** Boots `start` (into `app`), returning what the module warned of meanwhile. */
+  const warningsOf = async (start: () => Promise<INestApplication>): Promise<string[]> => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      app = await start();
+      return warn.mock.calls.map(([message]) => String(message));
+    } finally {
+      warn.mockRestore();
+    }
+  };
   afterAll(async () => {
     for (const { path, original, port } of hbaFiles) {
       writeFileSync(path, original);
@@ -85,6 +96,14 @@ describeOnCitus('The roles on a Citus cluster', () => {
     await expect(loginToWorker('fdl_app', passwords.fdl_app)).resolves.toBe('fdl_app');
   });
 
+  it('without the passwords on the coordinator, the start warns, naming each role and worker (the roles can log in, yet requests would answer 503)', async () => {
+    for (const role of ['fdl_app', 'fdl_system']) {
+      for (const worker of WORKERS) {
+        expect(startWarnings).toContainEqual(expect.stringMatching(new RegExp(`^${role} cannot connect to the worker 127\\.0\\.0\\.1:${workerPort(worker)} \\(failed to connect to .*\\): requests that use it will answer 503`)));
+      }
+    }
+  });
+
   it('without the passwords on the coordinator, tenant requests fail: the workers refuse its connections', async () => {
     const error = await tenantRead().then(() => undefined, (e: unknown) => e);
     expect(String(error)).toMatch(/password/);
@@ -101,5 +120,10 @@ describeOnCitus('The roles on a Citus cluster', () => {
     );
     await expect(tenantRead()).resolves.toEqual([expect.objectContaining({ tenantId: tenant, name: 'f' })]);
     await expect(app.get(TenancyService).runAsSystem(() => app.get<Repository<Flow>>(getRepositoryToken(Flow)).count())).resolves.toBe(1);
+    // And a start now has nothing to warn of about the workers.
+    const first = app;
+    const warnings = await warningsOf(() => bootApp(DatabaseModule.forRoot({ useDatabase: true, url: db.url, readEnvironment: false, poolSize: 2 })));
+    await first.close();
+    expect(warnings.filter((warning) => /worker|cannot log in/.test(warning))).toEqual([]);
   });
 });
