@@ -98,32 +98,11 @@ describeOnCitus('The schema on a Citus cluster', () => {
     const db = await database();
     await migrateCitus(db.url);
     await letRolesReachWorkers(db);
-    await withClusterRolesLocked(async () => {
-      const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
-      try {
-        const runner = dataSource.createQueryRunner();
-        await runner.startTransaction();
-        await runner.query(`CREATE TABLE comments (
-          id uuid NOT NULL DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, body text NOT NULL, flow_id uuid,
-          CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id))`);
-        // README's migration: the key to flows given to tenantTable() (in CREATE TABLE, Citus refuses it).
-        await tenantTable(runner, 'comments', {
-          foreignKeys: [`CONSTRAINT "FK_comments_flow" FOREIGN KEY (tenant_id, flow_id) REFERENCES flows (tenant_id, id)`],
-        });
-        await runner.commitTransaction();
-        await runner.release();
-        // Citus's own views in public (citus_tables, citus_schemas) are not the application's schema.
-        await expect(assertTenantIsolation(dataSource)).resolves.toBeUndefined();
-      } finally {
-        await dataSource.destroy();
-      }
-    });
-    await expect(withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'FK_comments_flow'`)).rows[0].n)).resolves.toBe(1);
-    const placement = await withClient(db.url, async (c) =>
-      (await c.query(`SELECT logicalrelid::regclass::text AS t, colocationid FROM pg_dist_partition WHERE logicalrelid IN ('comments'::regclass, 'flows'::regclass)`)).rows,
+    await withClusterRolesLocked(() =>
+      // Citus's own views in public (citus_tables, citus_schemas) are not the application's schema.
+      migrateComments(db, (dataSource) => expect(assertTenantIsolation(dataSource)).resolves.toBeUndefined()),
     );
-    expect(placement).toHaveLength(2);
-    expect(new Set(placement.map((row) => row.colocationid)).size).toBe(1);
+    await expectCommentsBesideFlows(db);
     const [a, b] = await asSystemOnCitus(db.url, async (c) =>
       (await c.query(`INSERT INTO tenants (name) VALUES ('a'), ('b') RETURNING id`)).rows.map((row) => row.id as string),
     );
@@ -138,31 +117,12 @@ describeOnCitus('The schema on a Citus cluster', () => {
     const db = await database({ withCitus: false });
     await migrateCitus(db.url);
     await withClusterRolesLocked(async () => {
-      const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
-      try {
-        const runner = dataSource.createQueryRunner();
-        await runner.startTransaction();
-        await runner.query(`CREATE TABLE comments (
-          id uuid NOT NULL DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, body text NOT NULL, flow_id uuid,
-          CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id))`);
-        await tenantTable(runner, 'comments', {
-          foreignKeys: [`CONSTRAINT "FK_comments_flow" FOREIGN KEY (tenant_id, flow_id) REFERENCES flows (tenant_id, id)`],
-        });
-        await runner.commitTransaction();
-        await runner.release();
-      } finally {
-        await dataSource.destroy();
-      }
+      await migrateComments(db);
       await addCitus(db);
       const distributed = await withClient(db.url, async (c) => (await c.query('SELECT fdl_distribute_on_citus() AS t')).rows.map((r) => r.t));
       expect(distributed).toEqual(['tenants', 'flows', 'flow_versions', 'execution_snapshots', 'execution_history', 'audit_logs', 'comments']);
     });
-    const placement = await withClient(db.url, async (c) =>
-      (await c.query(`SELECT logicalrelid::regclass::text AS t, colocationid FROM pg_dist_partition WHERE logicalrelid IN ('comments'::regclass, 'flows'::regclass)`)).rows,
-    );
-    expect(placement).toHaveLength(2);
-    expect(new Set(placement.map((row) => row.colocationid)).size).toBe(1);
-    await expect(withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'FK_comments_flow'`)).rows[0].n)).resolves.toBe(1);
+    await expectCommentsBesideFlows(db);
     await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
   });
 
@@ -180,3 +140,36 @@ describeOnCitus('The schema on a Citus cluster', () => {
     expect(violations).toEqual(['audit_logs: local, expected distributed by tenant_id']);
   });
 });
+
+/**
+ * README's migration of an application table keyed to flows, on `db`'s coordinator (the key given
+ * to tenantTable(): in the CREATE TABLE, Citus refuses it); then `check` on the same DataSource.
+ */
+async function migrateComments(db: CitusDatabase, check?: (dataSource: DataSource) => Promise<void>): Promise<void> {
+  const dataSource = await new DataSource(migrationDataSourceOptions(db.url)).initialize();
+  try {
+    const runner = dataSource.createQueryRunner();
+    await runner.startTransaction();
+    await runner.query(`CREATE TABLE comments (
+      id uuid NOT NULL DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, body text NOT NULL, flow_id uuid,
+      CONSTRAINT "PK_comments" PRIMARY KEY (tenant_id, id))`);
+    await tenantTable(runner, 'comments', {
+      foreignKeys: [`CONSTRAINT "FK_comments_flow" FOREIGN KEY (tenant_id, flow_id) REFERENCES flows (tenant_id, id)`],
+    });
+    await runner.commitTransaction();
+    await runner.release();
+    await check?.(dataSource);
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+/** comments is distributed in the co-location group of flows, its key to flows in place. */
+async function expectCommentsBesideFlows(db: CitusDatabase): Promise<void> {
+  const placement = await withClient(db.url, async (c) =>
+    (await c.query(`SELECT logicalrelid::regclass::text AS t, colocationid FROM pg_dist_partition WHERE logicalrelid IN ('comments'::regclass, 'flows'::regclass)`)).rows,
+  );
+  expect(placement).toHaveLength(2);
+  expect(new Set(placement.map((row) => row.colocationid)).size).toBe(1);
+  await expect(withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'FK_comments_flow'`)).rows[0].n)).resolves.toBe(1);
+}
