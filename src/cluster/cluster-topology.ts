@@ -38,7 +38,9 @@ export class ClusterTopology {
         ? `Citus coordinator (${why}): the tenant prelude sends SET LOCAL app.current_tenant_id so the workers see the tenant`
         : `Single PostgreSQL node (${why})`,
     );
-    if (citus) for (const problem of await workerLoginProblems(dataSource)) logger.warn(problem);
+    // Forced on a node without the extension (a test of the prelude form), there are no workers to try.
+    const workers = citus && (detected ?? (await hasCitusExtension(dataSource)));
+    if (citus) for (const problem of await workerLoginProblems(dataSource, workers)) logger.warn(problem);
     const pooled = await behindPooler(dataSource);
     if (pooled) logger.log('Connected through a connection pooler: every transaction checks its server session for state left by another');
     return new ClusterTopology(citus ? 'citus' : 'single-node', pooled);
@@ -85,7 +87,7 @@ const OPERATOR_STEPS = 'README "Scaling out with Citus", "What the operator conf
  * exactly as long as requests would answer 503. A role this login may not become (the production
  * layout's other login) is left to the login that may.
  */
-async function workerLoginProblems(dataSource: DataSource): Promise<string[]> {
+async function workerLoginProblems(dataSource: DataSource, tryWorkers: boolean): Promise<string[]> {
   const roles = (await dataSource.query(
     `SELECT rolname AS role, rolcanlogin AS "canLogIn", pg_has_role(current_user, oid, 'USAGE') AS "mayBecome"
      FROM pg_roles WHERE rolname = ANY ($1) ORDER BY rolname`,
@@ -100,8 +102,16 @@ async function workerLoginProblems(dataSource: DataSource): Promise<string[]> {
       );
       continue;
     }
-    if (!mayBecome) continue;
-    for (const worker of await workersRefusing(dataSource, role)) {
+    if (!mayBecome || !tryWorkers) continue;
+    let refusing: { node: string; reason: string }[];
+    try {
+      refusing = await workersRefusing(dataSource, role);
+    } catch (error) {
+      // A check that cannot run must not stop the start: say so instead.
+      problems.push(`could not try the workers as ${role} (${(error as Error).message}): requests that use it may answer 503 (${OPERATOR_STEPS})`);
+      continue;
+    }
+    for (const worker of refusing) {
       problems.push(
         `${role} cannot connect to the worker ${worker.node} (${worker.reason}): requests that use it will answer 503 ` +
           `until the workers accept it from the coordinator and the coordinator has its credentials (${OPERATOR_STEPS})`,
