@@ -14,13 +14,40 @@ describe(TenantScheduler.name, () => {
     ...overrides,
   });
 
+  /**
+   * Each test's scheduler, closed when the test ends. A test leaves transactions waiting (it checks
+   * who would be served next, not that everyone is): their timers must not outlive it. Refused by
+   * close(), or past maxWaitMs, each such wait rejects; the catch added here handles that, or it
+   * would surface as an unhandled rejection up to a minute later, in whatever test file this Jest
+   * worker runs then (how CI failed twice).
+   */
+  const created: TenantScheduler[] = [];
+  function newScheduler(fairness: FairnessSettings): TenantScheduler {
+    const scheduler = new TenantScheduler(fairness);
+    const admit = scheduler.admit.bind(scheduler);
+    scheduler.admit = (key) => {
+      const admission = admit(key);
+      if (admission instanceof Promise) admission.catch(() => undefined);
+      return admission;
+    };
+    created.push(scheduler);
+    return scheduler;
+  }
+  afterEach(() => {
+    for (const scheduler of created.splice(0)) void scheduler.close();
+  });
+
   /** Admissions as they are granted, in order, with their tenant. */
   function harness(scheduler: TenantScheduler) {
     const granted: { key: string; admission: Admission }[] = [];
-    const admit = async (key: string) => {
-      const admission = await scheduler.admit(key);
-      granted.push({ key, admission });
-      return admission;
+    const admit = (key: string) => {
+      const admitted = (async () => {
+        const admission = await scheduler.admit(key);
+        granted.push({ key, admission });
+        return admission;
+      })();
+      admitted.catch(() => undefined); // as in newScheduler: a wait the test left behind
+      return admitted;
     };
     const held = (key: string) => granted.filter((entry) => entry.key === key && !released.has(entry.admission)).length;
     const released = new Set<Admission>();
@@ -35,7 +62,7 @@ describe(TenantScheduler.name, () => {
   const flush = () => new Promise((resolve) => setImmediate(resolve));
 
   it('a tenant alone takes the whole pool, at once', async () => {
-    const scheduler = new TenantScheduler(settings());
+    const scheduler = newScheduler(settings());
     const { admit, held } = harness(scheduler);
     for (let i = 0; i < 4; i++) expect(scheduler.admit('a')).not.toBeInstanceOf(Promise);
     // (the four above are held without the harness; one more has to wait)
@@ -46,7 +73,7 @@ describe(TenantScheduler.name, () => {
   });
 
   it('a freed connection goes to a waiting tenant that holds none, not to the busy one queued before it', async () => {
-    const scheduler = new TenantScheduler(settings({ permits: 2 }));
+    const scheduler = newScheduler(settings({ permits: 2 }));
     const { admit, release, granted, held } = harness(scheduler);
     await admit('busy');
     await admit('busy');
@@ -59,7 +86,7 @@ describe(TenantScheduler.name, () => {
   });
 
   it('tenants that both queue converge on their shares of the pool', async () => {
-    const scheduler = new TenantScheduler(settings({ permits: 4 }));
+    const scheduler = newScheduler(settings({ permits: 4 }));
     const { admit, release, held } = harness(scheduler);
     for (let i = 0; i < 4; i++) await admit('a');
     for (let i = 0; i < 4; i++) void admit('a');
@@ -72,7 +99,7 @@ describe(TenantScheduler.name, () => {
 
   it('turns go by connection time: a tenant of 1 ms transactions gets ten turns for each of a neighbour\'s 10 ms ones', async () => {
     let now = 0;
-    const scheduler = new TenantScheduler(settings({ permits: 1, clock: () => now }));
+    const scheduler = newScheduler(settings({ permits: 1, clock: () => now }));
     const { admit, release, granted } = harness(scheduler);
     const holdMs = { slow: 10, fast: 1 };
     await admit('slow');
@@ -92,7 +119,7 @@ describe(TenantScheduler.name, () => {
   });
 
   it('while others are active, a tenant past its share (and its equal part) waits with connections free', async () => {
-    const scheduler = new TenantScheduler(settings({ permits: 4, share: 0.25 }));
+    const scheduler = newScheduler(settings({ permits: 4, share: 0.25 }));
     const { admit, held } = harness(scheduler);
     await admit('light');
     await admit('other');
@@ -104,7 +131,7 @@ describe(TenantScheduler.name, () => {
   });
 
   it('tenants that all queue use the whole pool between them (an equal part each, past their share)', async () => {
-    const scheduler = new TenantScheduler(settings({ permits: 4, share: 0.25 }));
+    const scheduler = newScheduler(settings({ permits: 4, share: 0.25 }));
     const { admit, held } = harness(scheduler);
     await admit('a');
     await admit('b');
@@ -116,7 +143,7 @@ describe(TenantScheduler.name, () => {
   });
 
   it('a tenant given a bigger share (a paying tier) holds more of the pool while both queue', async () => {
-    const scheduler = new TenantScheduler(settings({ permits: 4, shareOf: (tenant) => (tenant === 'gold' ? 0.75 : 0.25) }));
+    const scheduler = newScheduler(settings({ permits: 4, shareOf: (tenant) => (tenant === 'gold' ? 0.75 : 0.25) }));
     const { admit, release, held } = harness(scheduler);
     for (let i = 0; i < 4; i++) await admit('basic');
     for (let i = 0; i < 4; i++) void admit('basic');
@@ -127,7 +154,7 @@ describe(TenantScheduler.name, () => {
   });
 
   it('the system path takes its turn like a tenant', async () => {
-    const scheduler = new TenantScheduler(settings({ permits: 1 }));
+    const scheduler = newScheduler(settings({ permits: 1 }));
     const { admit, release, granted } = harness(scheduler);
     await admit('busy');
     for (let i = 0; i < 10; i++) void admit('busy');
@@ -138,7 +165,7 @@ describe(TenantScheduler.name, () => {
   });
 
   it("refuses a tenant's transaction at once when its queue is full, and only that tenant's", async () => {
-    const scheduler = new TenantScheduler(settings({ permits: 1, maxWaiting: 2 }));
+    const scheduler = newScheduler(settings({ permits: 1, maxWaiting: 2 }));
     const { admit } = harness(scheduler);
     await admit('busy');
     void admit('busy');
@@ -157,7 +184,7 @@ describe(TenantScheduler.name, () => {
   });
 
   it('refuses a transaction that waited past the bound (503 with Retry-After), and forgets it', async () => {
-    const scheduler = new TenantScheduler(settings({ permits: 1, maxWaitMs: 20 }));
+    const scheduler = newScheduler(settings({ permits: 1, maxWaitMs: 20 }));
     const { admit } = harness(scheduler);
     await admit('busy');
     await expect(admit('quiet')).rejects.toEqual(expect.objectContaining({ constructor: DatabaseUnavailableError, retryAfterSeconds: expect.any(Number) }));
@@ -165,7 +192,7 @@ describe(TenantScheduler.name, () => {
   });
 
   it('on close, refuses every waiting transaction at once and every later one, and waits for the held connections', async () => {
-    const scheduler = new TenantScheduler(settings({ permits: 1 }));
+    const scheduler = newScheduler(settings({ permits: 1 }));
     const { admit } = harness(scheduler);
     const held = await admit('busy');
     const waiting = [admit('busy'), admit('quiet'), admit('quiet')];
@@ -182,13 +209,13 @@ describe(TenantScheduler.name, () => {
   });
 
   it('on close, waits no longer than the wait bound for a connection that is not given back', async () => {
-    const scheduler = new TenantScheduler(settings({ permits: 1, maxWaitMs: 20 }));
+    const scheduler = newScheduler(settings({ permits: 1, maxWaitMs: 20 }));
     await scheduler.admit('busy');
     await expect(scheduler.close()).resolves.toBeUndefined();
   });
 
   it('refuses a share outside (0, 1] given for a tenant, naming it', () => {
-    const scheduler = new TenantScheduler(settings({ shareOf: () => 2 }));
+    const scheduler = newScheduler(settings({ shareOf: () => 2 }));
     expect(() => scheduler.admit('t1')).toThrow('the share given for tenant t1 must be a number above 0 and at most 1, got 2');
   });
 });
