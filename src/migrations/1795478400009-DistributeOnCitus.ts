@@ -11,17 +11,23 @@ export const CITUS_DDL_SETTINGS = `SET LOCAL statement_timeout = 0;
         SET LOCAL citus.enable_unsafe_triggers = on;
         SET LOCAL citus.multi_shard_modify_mode = 'sequential';`;
 
-/** PL/pgSQL: keeps the schema's foreign keys in `foreign_keys` (jsonb) and drops them. */
-const SET_FOREIGN_KEYS_ASIDE = `SELECT coalesce(jsonb_agg(fk), '[]') INTO foreign_keys FROM (
+/**
+ * PL/pgSQL: keeps the schema's foreign keys that match `keys` (a condition on `c`, a row of
+ * pg_constraint) in `foreign_keys` (jsonb) and drops them.
+ */
+export const setForeignKeysAside = (keys: string) => `SELECT coalesce(jsonb_agg(fk), '[]') INTO foreign_keys FROM (
           SELECT c.conrelid::regclass::text AS table_name, c.conname::text AS name, pg_catalog.pg_get_constraintdef(c.oid) AS definition
           FROM pg_catalog.pg_constraint c
           WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace AND c.conparentid = 0
-            AND c.conrelid = ANY (ARRAY['public.tenants', 'public.flows', 'public.flow_versions', 'public.execution_snapshots',
-                                        'public.execution_history', 'public.audit_logs']::regclass[])
+            AND ${keys}
         ) fk;
         FOR foreign_key IN SELECT * FROM jsonb_to_recordset(foreign_keys) AS fk (table_name text, name text, definition text) LOOP
           EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', foreign_key.table_name, foreign_key.name);
         END LOOP;`;
+
+/** The foreign keys of the library's tables. */
+const SET_FOREIGN_KEYS_ASIDE = setForeignKeysAside(`c.conrelid = ANY (ARRAY['public.tenants', 'public.flows', 'public.flow_versions', 'public.execution_snapshots',
+                                        'public.execution_history', 'public.audit_logs']::regclass[])`);
 
 /** PL/pgSQL: adds back what SET_FOREIGN_KEYS_ASIDE kept. */
 export const ADD_FOREIGN_KEYS_BACK = `FOR foreign_key IN SELECT * FROM jsonb_to_recordset(foreign_keys) AS fk (table_name text, name text, definition text) LOOP

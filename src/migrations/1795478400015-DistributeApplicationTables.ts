@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { ADD_FOREIGN_KEYS_BACK, CITUS_DDL_SETTINGS, distributeOnCitusFunction } from './1795478400009-DistributeOnCitus';
+import { ADD_FOREIGN_KEYS_BACK, CITUS_DDL_SETTINGS, distributeOnCitusFunction, setForeignKeysAside } from './1795478400009-DistributeOnCitus';
 import { boundMigrationWaits } from './migration-timeouts';
 
 /**
@@ -54,16 +54,8 @@ export class DistributeApplicationTables1795478400015 implements MigrationInterf
         ${CITUS_DDL_SETTINGS}
         -- As before (migration 009), with the application's tables in the graph: every foreign key
         -- from or to a table about to be distributed is set aside, then added back.
-        SELECT coalesce(jsonb_agg(fk), '[]') INTO foreign_keys FROM (
-          SELECT c.conrelid::regclass::text AS table_name, c.conname::text AS name, pg_catalog.pg_get_constraintdef(c.oid) AS definition
-          FROM pg_catalog.pg_constraint c
-          WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace AND c.conparentid = 0
-            AND (c.conrelid = ANY (SELECT format('public.%I', t)::regclass FROM unnest('{tenants}' || tenant_tables) t)
-                 OR c.confrelid = ANY (SELECT format('public.%I', t)::regclass FROM unnest('{tenants}' || tenant_tables) t))
-        ) fk;
-        FOR foreign_key IN SELECT * FROM jsonb_to_recordset(foreign_keys) AS fk (table_name text, name text, definition text) LOOP
-          EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', foreign_key.table_name, foreign_key.name);
-        END LOOP;
+        ${setForeignKeysAside(`(c.conrelid = ANY (SELECT format('public.%I', t)::regclass FROM unnest('{tenants}' || tenant_tables) t)
+                 OR c.confrelid = ANY (SELECT format('public.%I', t)::regclass FROM unnest('{tenants}' || tenant_tables) t))`)}
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'public.tenants'::regclass) THEN
           PERFORM create_reference_table('public.tenants');
           RETURN NEXT 'tenants';
