@@ -3,22 +3,14 @@
  * It reads only `DATABASE_URL`: migrations always target a real PostgreSQL.
  */
 import 'reflect-metadata';
-import { assertPostgresUrl } from '../config/database-config';
 import { DatabaseConfigError } from '../config/database-config.error';
 import { migrationDataSourceOptions } from '../migrations/migration-data-source-options';
 import { MigrationDataSource } from './migration-data-source';
 
-function databaseUrl(): string {
-  const url = process.env.DATABASE_URL?.trim();
+function options(): ReturnType<typeof migrationDataSourceOptions> {
   try {
-    if (!url) {
-      throw new DatabaseConfigError(
-        'DATABASE_URL is not set: the migration commands need a PostgreSQL connection string, ' +
-          'e.g. DATABASE_URL=postgres://user:password@localhost:5432/fdl npm run migration:run',
-      );
-    }
-    assertPostgresUrl(url);
-    return url;
+    // Refuses an unset or malformed URL, naming DATABASE_URL.
+    return migrationDataSourceOptions(process.env.DATABASE_URL);
   } catch (error) {
     if (!(error instanceof DatabaseConfigError)) throw error;
     // One clear line instead of the CLI's stack trace: this is an operator's typo, not a bug.
@@ -27,4 +19,4 @@ function databaseUrl(): string {
   }
 }
 
-export default new MigrationDataSource(migrationDataSourceOptions(databaseUrl()));
+export default new MigrationDataSource(options());

@@ -21,7 +21,8 @@ export interface ApplicationSchema {
  * CLI would otherwise connect without one and fail with the driver's words.
  */
 export function migrationDataSourceOptions(url: string | undefined, app: ApplicationSchema = {}): Extract<DataSourceOptions, { type: 'postgres' }> {
-  if (!url?.trim()) {
+  url = url?.trim();
+  if (!url) {
     throw new DatabaseConfigError(
       'DATABASE_URL is not set: migrations need a PostgreSQL connection string, e.g. postgres://owner:password@localhost:5432/fdl. ' +
         'The typeorm CLI does not read .env: export the variable, or load the file at the top of your data-source.ts (`process.loadEnvFile()`)',
