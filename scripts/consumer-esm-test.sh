@@ -11,7 +11,11 @@ tarball=$1
 work=$(mktemp -d)
 server=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 database=fdl_consumer_esm_$$
-sql() { (cd "$root" && node -e "const {Client}=require('pg');const c=new Client(process.argv[1]);c.connect().then(()=>c.query(process.argv[2])).then(()=>c.end(),e=>{console.error(e.message);process.exit(1)})" "$server" "$1"); }
+# sql_on URL STATEMENT: runs it, printing the first value of its first row, if any; sql STATEMENT: on $server.
+sql_on() { (cd "$root" && node -e "const {Client}=require('pg');const c=new Client(process.argv[1]);c.connect().then(()=>c.query(process.argv[2])).then(r=>{const row=(Array.isArray(r)?r.at(-1):r).rows[0];if(row)console.log(Object.values(row)[0]);return c.end()},e=>{console.error(e.message);process.exit(1)})" "$1" "$2"); }
+sql() { sql_on "$server" "$1"; }
+# The URL of database NAME on $server.
+database_url() { node -e "const u=new URL(process.argv[1]);u.pathname='/'+process.argv[2];console.log(u.toString())" "$server" "$1"; }
 cleanup() {
   sql "DROP DATABASE IF EXISTS $database WITH (FORCE)" || true
   sql "DROP DATABASE IF EXISTS ${database}_fresh WITH (FORCE)" || true
@@ -37,7 +41,7 @@ echo "   installed in $(($(date +%s) - started)) s"
 
 echo "== migrations through the application's typeorm-ts-node-esm"
 sql "CREATE DATABASE $database"
-url=$(node -e "const u=new URL(process.argv[1]);u.pathname='/$database';console.log(u.toString())" "$server")
+url=$(database_url "$database")
 # Without DATABASE_URL (the CLI does not read .env): refused, naming the variable.
 if DATABASE_URL= npm run --silent migration:run > unset.log 2>&1; then cat unset.log; echo "consumer-esm: migrated without a URL"; exit 1; fi
 grep -q 'DATABASE_URL is not set' unset.log || { cat unset.log; echo "consumer-esm: no clear error without DATABASE_URL"; exit 1; }
@@ -58,15 +62,15 @@ echo "== e2e on the server, configured by .env"
 # The server from .env alone, as README shows: embedded-database.ts starts the embedded database
 # before ConfigModule has read .env; the module must stop it and use the server.
 printf 'FDL_USE_DATABASE=true\nDATABASE_URL=%s\nAPP_DB_POOL_SIZE=5\n' "$url" > .env
-before=$(node -e "const {Client}=require('pg');const c=new Client(process.argv[1]);c.connect().then(()=>c.query('SELECT count(*)::int AS n FROM comments')).then(r=>{console.log(r.rows[0].n);return c.end()})" "$url")
+before=$(sql_on "$url" 'SELECT count(*)::int FROM comments')
 env -u FDL_USE_DATABASE -u DATABASE_URL npm run --silent test:e2e
-after=$(node -e "const {Client}=require('pg');const c=new Client(process.argv[1]);c.connect().then(()=>c.query('SELECT count(*)::int AS n FROM comments')).then(r=>{console.log(r.rows[0].n);return c.end()})" "$url")
+after=$(sql_on "$url" 'SELECT count(*)::int FROM comments')
 [ "$after" -gt "$before" ] || { echo "consumer-esm: the e2e run configured by .env did not write to the server ($before comments before, $after after)"; exit 1; }
 rm .env
 
 echo "== e2e on a fresh database, migrated at start by FDL_RUN_MIGRATIONS"
 sql "CREATE DATABASE ${database}_fresh"
-fresh_url=$(node -e "const u=new URL(process.argv[1]);u.pathname='/${database}_fresh';console.log(u.toString())" "$server")
+fresh_url=$(database_url "${database}_fresh")
 FDL_USE_DATABASE=true DATABASE_URL=$fresh_url FDL_RUN_MIGRATIONS=true APP_DB_POOL_SIZE=5 npm run --silent test:e2e
 sql "DROP DATABASE ${database}_fresh WITH (FORCE)"
 
@@ -84,7 +88,7 @@ if bash "$root/scripts/citus/cluster.sh" available; then
   DATABASE_URL=$citus_url npm run --silent migration:run > citus-migration.log 2>&1 || { cat citus-migration.log; exit 1; }
   grep -q 'CreateComments1800000000000 has been executed successfully' citus-migration.log || { cat citus-migration.log; echo "consumer-esm: the app's migration did not run on Citus"; exit 1; }
   # README's cluster step 2 (the roles may log in on the workers; trust authentication on this test cluster).
-  node -e "const {Client}=require('pg');const c=new Client(process.argv[1]);c.connect().then(()=>c.query('ALTER ROLE fdl_app LOGIN; ALTER ROLE fdl_system LOGIN')).then(()=>c.end())" "$citus_url"
+  sql_on "$citus_url" 'ALTER ROLE fdl_app LOGIN; ALTER ROLE fdl_system LOGIN'
   FDL_USE_DATABASE=true DATABASE_URL=$citus_url APP_DB_POOL_SIZE=5 npm run --silent test:e2e
   stop_citus
   trap cleanup EXIT
