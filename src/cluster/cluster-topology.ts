@@ -128,7 +128,7 @@ async function workersRefusing(dataSource: DataSource, role: string): Promise<{ 
     // A worker that does not answer is a warning too, not a start that hangs.
     await runner.query(`SET LOCAL citus.node_connection_timeout = 5000`);
     await runner.query(`SELECT set_config('role', $1, true)`, [role]);
-    const rows = (await runner.query(`SELECT nodename, nodeport, success, result FROM run_command_on_workers('SELECT 1') WHERE NOT success`)) as {
+    const rows = (await runner.query(`SELECT nodename, nodeport, result FROM run_command_on_workers('SELECT 1') WHERE NOT success`)) as {
       nodename: string;
       nodeport: number;
       result: string;
