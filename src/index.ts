@@ -1,5 +1,5 @@
-export { DatabaseModule } from './database.module';
-export type { DatabaseModuleExtras, DatabaseModuleOptions, EntityClass, MigrationClass, TenantResolver } from './database-module-options';
+export { DatabaseModule } from './module/database.module';
+export type { DatabaseModuleExtras, DatabaseModuleOptions, EntityClass, MigrationClass, TenantResolver } from './config/database-module-options';
 
 export { loadDatabaseConfig, validateDatabaseConfig } from './config/database-config';
 export type { DatabaseBackend, DatabaseConfig, DatabaseConfigOverrides } from './config/database-config';
@@ -16,15 +16,15 @@ export type { ApplicationSchema } from './migrations/migration-data-source-optio
 
 export { tenantTable, distributeTenantTable } from './schema/tenant-table';
 export type { TenantTableOptions, TenantTablePrivilege } from './schema/tenant-table';
-export { CURRENT_TENANT_SETTING, SYSTEM_TENANT_ID, tenantPolicyExpression } from './schema/tenant-policy';
+export { CURRENT_TENANT_SETTING, SYSTEM_TENANT_ID, tenantPolicyExpression } from './tenancy/tenant-policy';
 export { assertTenantIsolation, tenantTableViolations, TenantIsolationError } from './schema/tenant-isolation-check';
 export type { CatalogQuery } from './schema/tenant-isolation-check';
 export { runPendingMigrations, withMigrationLock } from './migrations/migration-lock';
 
-export { TenancyService } from './tenancy/tenancy.service';
-export { TenantContextInterceptor } from './tenancy/tenant-context.interceptor';
-export { TenantScopedRepository } from './tenancy/tenant-scoped.repository';
-export { WithoutTenant } from './tenancy/without-tenant.decorator';
+export { TenancyService } from './tenant-context/tenancy.service';
+export { TenantContextInterceptor } from './http/tenant-context.interceptor';
+export { TenantScopedRepository } from './repositories/tenant-scoped.repository';
+export { WithoutTenant } from './tenant-context/without-tenant.decorator';
 export { parseTenantId } from './tenancy/tenant-id';
 export { TENANT_COLUMN, assignTenant, tenantColumnOf } from './tenancy/tenant-column';
 export {
@@ -63,9 +63,9 @@ export {
   NotFoundInTenantError,
   WriteNotStoredError,
 } from './lifecycle/lifecycle.errors';
-export type { RunOptions } from './tenancy/tenancy.service';
+export type { RunOptions } from './tenant-context/tenancy.service';
 export { isUniqueViolation } from './cluster/unique-violation';
-export { currentTenantId } from './observability/current-tenant';
+export { currentTenantId } from './tenant-context/current-tenant';
 export { ObservabilityConfigError } from './observability/instrumentation-check';
 export { DatabaseHealthIndicator } from './health/database-health.indicator';
 export type { DatabaseHealthReport } from './health/database-health.indicator';

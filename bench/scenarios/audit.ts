@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { Pool } from 'pg';
 import { AuditTrail, TenancyService } from '../../src';
-import { TenantContext } from '../../src/tenancy/tenant-context';
+import { TenantContext } from '../../src/tenant-context/tenant-context';
 import { startBenchContext } from '../bench-app';
 import { compare, measureInterleaved, type ReportRow } from '../harness';
 import type { Dataset } from './dataset';

@@ -2,7 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { performance } from 'node:perf_hooks';
 import { AuditTrail, DatabaseModule, type DatabaseModuleOptions, TenancyService } from '../../src';
-import { TenantContext } from '../../src/tenancy/tenant-context';
+import { TenantContext } from '../../src/tenant-context/tenant-context';
 import { type Measurement, type ReportRow, runFor, summarise } from '../harness';
 
 const QUIET_CALLERS = 5;

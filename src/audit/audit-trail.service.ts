@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { RESOLVED_DATABASE_CONFIG } from '../database.internal-constants';
+import { RESOLVED_DATABASE_CONFIG } from '../config/database.internal-constants';
 import type { DatabaseConfig } from '../config/database-config';
-import { TenantContext } from '../tenancy/tenant-context';
-import type { ScopedTransaction } from '../tenancy/scoped-transaction';
+import { TenantContext } from '../tenant-context/tenant-context';
+import type { ScopedTransaction } from '../transaction/scoped-transaction';
 import { parseTenantId } from '../tenancy/tenant-id';
-import { SYSTEM_TENANT_ID } from '../schema/tenant-policy';
+import { SYSTEM_TENANT_ID } from '../tenancy/tenant-policy';
 import { type AuditDigest, AuditDigestError, AuditDigests } from './audit-digest';
 import { type ChainBreak, inspectChain } from './chain-verification';
 

@@ -2,16 +2,21 @@ import { Logger, type Provider } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { isGiven, readBooleanOption } from '../config/database-config';
-import type { DatabaseModuleOptions } from '../database-module-options';
-import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
-import type { PreludeForm } from '../tenancy/prelude';
+import type { DatabaseModuleOptions } from '../config/database-module-options';
+import { DATABASE_MODULE_OPTIONS } from '../config/database.internal-constants';
+
+/**
+ * How a scoped transaction begins: on one PostgreSQL node, or on the coordinator of a Citus cluster
+ * (transaction/prelude.ts has both forms).
+ */
+export type PreludeForm = 'single-node' | 'citus';
 
 /**
  * Whether the module talks to one PostgreSQL node or to the coordinator of a Citus cluster, decided
  * once at start: the `citus` option when given, otherwise whether the `citus` extension exists in the
- * connected database. What differs between the two lives in the prelude (tenancy/prelude.ts) and,
+ * connected database. What differs between the two lives in the prelude (transaction/prelude.ts) and,
  * for the lifecycle services' audited writes, in lifecycle/audited-write.ts; the routing predicate
- * (tenancy/routing-predicate.ts) is the same on both.
+ * (transaction/routing-predicate.ts) is the same on both.
  */
 export class ClusterTopology {
   constructor(
@@ -19,7 +24,7 @@ export class ClusterTopology {
     /**
      * A connection pooler (PgBouncer, …) stands between the module and PostgreSQL: the server session
      * a transaction lands on is not its client connection's, so nothing about it can be vouched for
-     * (tenancy/session-guard.ts).
+     * (connection/session-guard.ts).
      */
     readonly behindPooler = false,
   ) {}

@@ -1,5 +1,4 @@
 import { DatabaseConfigError } from './database-config.error';
-import { isShare } from '../fairness/tenant-scheduler';
 
 /** Which PostgreSQL the module talks to: a real server, or the one embedded in the process. */
 export type DatabaseBackend = 'postgres' | 'embedded';
@@ -265,4 +264,9 @@ function assertPositiveSeconds(seconds: number, name: string): void {
 function blankToUndefined(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
   return trimmed ? trimmed : undefined;
+}
+
+/** Whether `value` can be a share of the pool (the tenant scheduler's `share`): a number above 0 and at most 1. */
+export function isShare(value: unknown): value is number {
+  return typeof value === 'number' && value > 0 && value <= 1;
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseConfigError } from '../config/database-config.error';
+import type { StartedEmbeddedDatabase } from '../config/database-module-options';
 import { lockDataDir } from './data-dir-lock';
 import { PGliteThread } from './pglite-thread';
 import { defaultCacheDir, snapshotKey, snapshotPath } from './snapshot-cache';
@@ -47,7 +48,7 @@ const MAX_CONNECTIONS = 4;
  * cached snapshot of the migrated cluster well under one); `ready` then migrates a fresh cluster
  * and snapshots it for the next start.
  */
-export class EmbeddedDatabase {
+export class EmbeddedDatabase implements StartedEmbeddedDatabase {
   private readonly messages: string[] = [];
   private log: (message: string) => void = (message) => {
     this.messages.push(message);

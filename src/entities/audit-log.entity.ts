@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
-import type { SYSTEM_TENANT_ID } from '../schema/tenant-policy';
+import type { SYSTEM_TENANT_ID } from '../tenancy/tenant-policy';
 
 /**
  * One entry of the append-only, hash-chained audit trail; `tenantId` is {@link SYSTEM_TENANT_ID}

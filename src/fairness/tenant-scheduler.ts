@@ -1,3 +1,4 @@
+import { isShare } from '../config/database-config';
 import { DatabaseUnavailableError, TenantThrottledError } from '../tenancy/tenancy.errors';
 
 /** How the pool's connections are shared between tenants. */
@@ -287,11 +288,6 @@ function before(a: TenantState, b: TenantState): boolean {
 
 function shuttingDown(): DatabaseUnavailableError {
   return new DatabaseUnavailableError('the application is shutting down');
-}
-
-/** Whether `value` can be a share of the pool: a number above 0 and at most 1. */
-export function isShare(value: unknown): value is number {
-  return typeof value === 'number' && value > 0 && value <= 1;
 }
 
 /** `share` when it is a share of the pool; otherwise an error naming `what`. */

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { SystemDataSource } from '../tenancy/system-data-source';
+import { SystemDataSource } from '../connection/system-data-source';
 
 /** What the database looks like from this process. */
 export interface DatabaseHealthReport {

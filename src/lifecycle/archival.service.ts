@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { archiveBatch } from './archive-batch';
-import { TenancyService } from '../tenancy/tenancy.service';
-import { TenantContext } from '../tenancy/tenant-context';
+import { TenancyService } from '../tenant-context/tenancy.service';
+import { TenantContext } from '../tenant-context/tenant-context';
 import { parseTenantId } from '../tenancy/tenant-id';
 
 /** Options of {@link ArchivalService.archiveFinished}. */

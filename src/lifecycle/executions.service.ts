@@ -3,9 +3,9 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ClusterTopology } from '../cluster/cluster-topology';
 import { ExecutionSnapshot, type ExecutionStatus } from '../entities';
-import { routingTenantOf, tenantIs } from '../tenancy/routing-tenant';
-import type { ScopedTransaction } from '../tenancy/scoped-transaction';
-import { TenantContext } from '../tenancy/tenant-context';
+import { routingTenantOf, tenantIs } from '../transaction/routing-tenant';
+import type { ScopedTransaction } from '../transaction/scoped-transaction';
+import { TenantContext } from '../tenant-context/tenant-context';
 import { auditedWrite } from './audited-write';
 import { isFinished, statusesLeadingTo } from './execution-transitions';
 import {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { TenancyService } from '../tenancy/tenancy.service';
-import { TenantContext } from '../tenancy/tenant-context';
+import { TenancyService } from '../tenant-context/tenancy.service';
+import { TenantContext } from '../tenant-context/tenant-context';
 
 /**
  * Monthly partitions of `execution_history`: created ahead so archived rows land in their own

@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { tenantPolicyExpression } from '../schema/tenant-policy';
+import { tenantPolicyExpression } from '../tenancy/tenant-policy';
 import { boundMigrationWaits } from './migration-timeouts';
 
 /**

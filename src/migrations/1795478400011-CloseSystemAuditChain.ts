@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { SYSTEM_TENANT_ID, tenantPolicyExpression } from '../schema/tenant-policy';
+import { SYSTEM_TENANT_ID, tenantPolicyExpression } from '../tenancy/tenant-policy';
 import { boundMigrationWaits } from './migration-timeouts';
 
 const SYSTEM_CHAIN_EXCLUDED = `${tenantPolicyExpression()} AND tenant_id <> '${SYSTEM_TENANT_ID}'::uuid`;

@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { CURRENT_ACTOR_SETTING, SYSTEM_TENANT_ID } from '../schema/tenant-policy';
+import { CURRENT_ACTOR_SETTING, SYSTEM_TENANT_ID } from '../tenancy/tenant-policy';
 import { linkChainFunction } from './1795478400006-CreateAuditLogs';
 import { boundMigrationWaits } from './migration-timeouts';
 

@@ -1,3 +1,7 @@
+// Why this room is larger than the others: it holds one class per migration, and a migration, once
+// released, is never edited, merged or split (a database records each by name), so the room grows
+// by one file with every change of the schema. Beside them are only what running them needs: the
+// data source options, the advisory lock, the owner check and the bounded waits.
 import { CreateTenants1795478400001 } from './1795478400001-CreateTenants';
 import { CreateFlows1795478400002 } from './1795478400002-CreateFlows';
 import { CreateFlowVersions1795478400003 } from './1795478400003-CreateFlowVersions';

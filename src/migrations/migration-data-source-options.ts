@@ -1,7 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
 import { assertPostgresUrl } from '../config/database-config';
 import { DatabaseConfigError } from '../config/database-config.error';
-import type { EntityClass, MigrationClass } from '../database-module-options';
+import type { EntityClass, MigrationClass } from '../config/database-module-options';
 import { DATABASE_ENTITIES } from '../entities';
 import { DATABASE_MIGRATIONS } from './index';
 

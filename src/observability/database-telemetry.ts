@@ -3,8 +3,8 @@ import type { Attributes, Counter, Histogram, UpDownCounter } from '@opentelemet
 import { readBooleanOption } from '../config/database-config';
 import type { FairnessObserver } from '../fairness/tenant-scheduler';
 import { SYSTEM_KEY } from '../fairness/tenant-scheduler';
-import type { DatabaseModuleOptions } from '../database-module-options';
-import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
+import type { DatabaseModuleOptions } from '../config/database-module-options';
+import { DATABASE_MODULE_OPTIONS } from '../config/database.internal-constants';
 import type { DatabaseScope } from '../tenancy/database-scope';
 import { INSTRUMENTATION_SCOPE, INSTRUMENTATION_VERSION, openTelemetry, requestServerSpan } from './otel-api';
 import { ATTR, METRIC } from './telemetry-names';

@@ -1,4 +1,4 @@
-import { toUnavailableError } from '../tenancy/database-unavailable';
+import { toUnavailableError } from '../cluster/database-unavailable';
 import { DatabaseUnavailableError, TenantNotFoundError } from '../tenancy/tenancy.errors';
 import type { TransactionOutcome } from './telemetry-names';
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { DatabaseConfig } from '../config/database-config';
-import { RESOLVED_DATABASE_CONFIG } from '../database.internal-constants';
+import { RESOLVED_DATABASE_CONFIG } from '../config/database.internal-constants';
 import { DATABASE_TABLES } from '../entities';
 import { SchemaNotMigratedError } from './schema-not-migrated.error';
 

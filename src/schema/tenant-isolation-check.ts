@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { TENANT_COLUMN } from '../tenancy/tenant-column';
 import { crossTenantKeys, describeCrossTenantKey } from './cross-tenant-keys';
-import { CURRENT_TENANT_SETTING } from './tenant-policy';
+import { CURRENT_TENANT_SETTING } from '../tenancy/tenant-policy';
 
 /** Runs one catalog query and returns its rows: a pg `Client`, a `DataSource`, a `QueryRunner`. */
 export type CatalogQuery = <Row>(sql: string) => Promise<Row[]>;

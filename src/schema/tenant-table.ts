@@ -1,7 +1,7 @@
 import type { QueryRunner } from 'typeorm';
 import { TENANT_COLUMN } from '../tenancy/tenant-column';
 import { crossTenantKeys } from './cross-tenant-keys';
-import { tenantPolicyExpression } from './tenant-policy';
+import { tenantPolicyExpression } from '../tenancy/tenant-policy';
 
 /** What `fdl_app` (a tenant's request) may do to a table. */
 export type TenantTablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';

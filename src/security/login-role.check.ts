@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { DatabaseConfig } from '../config/database-config';
 import { DatabaseConfigError } from '../config/database-config.error';
-import { RESOLVED_DATABASE_CONFIG } from '../database.internal-constants';
-import { SystemDataSource } from '../tenancy/system-data-source';
+import { RESOLVED_DATABASE_CONFIG } from '../config/database.internal-constants';
+import { SystemDataSource } from '../connection/system-data-source';
 import { inspectLoginRole, judgeLoginRole, type LoginPurpose } from './login-role';
 
 /**

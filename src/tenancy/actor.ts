@@ -1,4 +1,4 @@
-import { CURRENT_ACTOR_SETTING } from '../schema/tenant-policy';
+import { CURRENT_ACTOR_SETTING } from './tenant-policy';
 import { InvalidActorError } from './tenancy.errors';
 
 /** As long as `audit_logs.actor` may be (its CHECK constraint). */

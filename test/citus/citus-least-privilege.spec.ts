@@ -4,7 +4,7 @@ import type { Client } from 'pg';
 import { DataSource, type Repository } from 'typeorm';
 import { DatabaseModule, Flow, TenancyService, Tenant } from '../../src';
 import { ClusterTopology } from '../../src/cluster/cluster-topology';
-import { TenantContext } from '../../src/tenancy/tenant-context';
+import { TenantContext } from '../../src/tenant-context/tenant-context';
 import { bootApp } from '../utils/apps';
 import {
   type CitusDatabase,

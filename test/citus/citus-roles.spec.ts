@@ -7,7 +7,7 @@ import { getRepositoryToken } from '@nestjs/typeorm';
 import { Client } from 'pg';
 import type { Repository } from 'typeorm';
 import { DatabaseModule, Flow, TenancyService } from '../../src';
-import { toUnavailableError } from '../../src/tenancy/database-unavailable';
+import { toUnavailableError } from '../../src/cluster/database-unavailable';
 import { bootApp } from '../utils/apps';
 import { type CitusDatabase, createCitusDatabase, describeOnCitus, migrateCitus, onNode, withClient, withClusterRolesLocked } from '../utils/citus';
 

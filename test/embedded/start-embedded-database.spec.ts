@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { startEmbeddedDatabase } from '../../src';
-import { DatabaseServer } from '../../src/database-server';
+import { DatabaseServer } from '../../src/module/database-server';
 import { AppModule } from '../../example/app.module';
 import { bootApp } from '../utils/apps';
 import { createTestDatabase } from '../utils/test-database';

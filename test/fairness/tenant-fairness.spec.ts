@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { TenancyService } from '../../src';
-import { TenantContext } from '../../src/tenancy/tenant-context';
+import { TenantContext } from '../../src/tenant-context/tenant-context';
 import { ProbeController, ProbeModule } from '../module/probe.module';
 import { bootApp } from '../utils/apps';
 import { asSuperuser } from '../utils/tenant-sql';

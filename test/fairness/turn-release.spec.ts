@@ -1,5 +1,5 @@
 import { DatabaseModule, TenancyService } from '../../src';
-import { TenantContext } from '../../src/tenancy/tenant-context';
+import { TenantContext } from '../../src/tenant-context/tenant-context';
 import { bootApp } from '../utils/apps';
 import { asSuperuser } from '../utils/tenant-sql';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';

@@ -138,7 +138,7 @@ describe('Session state: the embedded database', () => {
   let app: INestApplication;
   beforeAll(async () => {
     app = await bootApp(DatabaseModule.forRoot({ useDatabase: false, readEnvironment: false }));
-    const { DatabaseServer } = await import('../../src/database-server');
+    const { DatabaseServer } = await import('../../src/module/database-server');
     const url = await app.get(DatabaseServer).url();
     const [a, b] = await seedTenants(url);
     const instance = instanceOf(app);

@@ -1,6 +1,6 @@
 import { type AuditDigest, AuditDigestError, AuditTrail, SYSTEM_TENANT_ID } from '../../src';
 import { InvalidActorError } from '../../src';
-import { TenantContext } from '../../src/tenancy/tenant-context';
+import { TenantContext } from '../../src/tenant-context/tenant-context';
 import { asSuperuser, asTenant } from '../utils/tenant-sql';
 import { createTenants } from '../utils/tenants';
 import { lifecycleFixture, type LifecycleFixture } from './lifecycle-fixture';

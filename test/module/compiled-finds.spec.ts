@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { getDataSourceToken, getRepositoryToken } from '@nestjs/typeorm';
 import { type DataSource, type EntitySubscriberInterface, In, IsNull, type Repository } from 'typeorm';
 import { DatabaseModule, Flow, FlowVersion, TenancyService, TenantContextMissingError } from '../../src';
-import { TenantContext } from '../../src/tenancy/tenant-context';
+import { TenantContext } from '../../src/tenant-context/tenant-context';
 import { bootApp } from '../utils/apps';
 import { tenantStatementsOf } from '../utils/routed-statements';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
@@ -14,7 +14,7 @@ const BUILDER_SQL = /"Flow"\."id"|"FlowVersion"\."id"/;
 
 /**
  * findOneBy / findBy with plain equality run as SQL compiled once per call shape
- * (src/tenancy/compiled-finds.ts): same entities as TypeORM's own path, the same isolation, and
+ * (src/repositories/compiled-finds.ts): same entities as TypeORM's own path, the same isolation, and
  * TypeORM's path for everything the compiled one does not reproduce.
  */
 describe('Compiled finds of the tenant-scoped repositories', () => {

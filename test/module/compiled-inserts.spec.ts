@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { getRepositoryToken } from '@nestjs/typeorm';
 import { QueryFailedError, type Repository } from 'typeorm';
 import { DatabaseModule, ExecutionSnapshot, Flow, TenancyService, Tenant, TenantContextMissingError, TenantMismatchError } from '../../src';
-import { TenantContext } from '../../src/tenancy/tenant-context';
+import { TenantContext } from '../../src/tenant-context/tenant-context';
 import { bootApp } from '../utils/apps';
 import { tenantStatementsOf } from '../utils/routed-statements';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
@@ -23,7 +23,7 @@ function shapeOf(entity: object): Record<string, unknown> {
 }
 
 /**
- * save() of one new entity as an INSERT compiled once per shape (src/tenancy/compiled-inserts.ts):
+ * save() of one new entity as an INSERT compiled once per shape (src/repositories/compiled-inserts.ts):
  * the statement TypeORM sends, the entity TypeORM returns, the tenant rule of TenantColumnSubscriber,
  * and TypeORM's own save for everything else.
  */

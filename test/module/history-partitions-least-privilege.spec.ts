@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { DatabaseModule, HistoryPartitionsService, TenancyService } from '../../src';
 import { MoveDefaultHistoryRows1795478400014 } from '../../src/migrations/1795478400014-MoveDefaultHistoryRows';
 import { migrationDataSourceOptions } from '../../src/migrations/migration-data-source-options';
-import { TenantContext } from '../../src/tenancy/tenant-context';
+import { TenantContext } from '../../src/tenant-context/tenant-context';
 import { bootApp } from '../utils/apps';
 import { loginUrl, TEST_LOGINS } from '../utils/least-privilege';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';

@@ -4,7 +4,7 @@ import { getRepositoryToken } from '@nestjs/typeorm';
 import { DataSource, type Repository } from 'typeorm';
 import { DatabaseModule, type DatabaseModuleOptions, Flow, runPendingMigrations, TenancyService, Tenant } from '../../src';
 import { migrationDataSourceOptions } from '../../src/migrations/migration-data-source-options';
-import { TenantContext } from '../../src/tenancy/tenant-context';
+import { TenantContext } from '../../src/tenant-context/tenant-context';
 import { bootApp } from '../utils/apps';
 import { applyLeastPrivilegeLogins, loginUrl, TEST_LOGINS } from '../utils/least-privilege';
 import { createTestDatabase, type TestDatabase, withServerClient } from '../utils/test-database';

@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import request from 'supertest';
 import { Repository } from 'typeorm';
 import { DatabaseHealthIndicator, DatabaseModule, type DatabaseModuleOptions, Flow } from '../../src';
-import { RESOLVED_DATABASE_CONFIG } from '../../src/database.internal-constants';
+import { RESOLVED_DATABASE_CONFIG } from '../../src/config/database.internal-constants';
 import { withDataSource } from '../utils/migrate';
 import { bootApp } from '../utils/apps';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { type PipelineError, queryPipelined } from '../../src/tenancy/pipelined-query';
+import { type PipelineError, queryPipelined } from '../../src/connection/pipelined-query';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
 
 /** Several statements in one round trip, on a real server: results, discarded rows, errors, names. */

@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { getRepositoryToken } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { DatabaseModule, Flow, TenancyService } from '../../src';
-import { PreparedStatements } from '../../src/tenancy/prepared-statements';
+import { PreparedStatements } from '../../src/connection/prepared-statements';
 import { bootApp } from '../utils/apps';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
 import { asSuperuser, asTenant } from '../utils/tenant-sql';

@@ -3,7 +3,7 @@ import { getRepositoryToken } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { DatabaseModule, Flow, InvalidActorError, InvalidTenantIdError, TenancyService } from '../../src';
 import { ClusterTopology } from '../../src/cluster/cluster-topology';
-import { preludeStatements, tenantSetStatement } from '../../src/tenancy/prelude';
+import { preludeStatements, tenantSetStatement } from '../../src/transaction/prelude';
 import { bootApp } from '../utils/apps';
 import { lifecycleWrites, tenantOperations, tenantStatementsOf } from '../utils/routed-statements';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';

@@ -3,7 +3,7 @@ import { getRepositoryToken } from '@nestjs/typeorm';
 import { DataSource, type Repository } from 'typeorm';
 import { DatabaseModule, Flow, TenancyService } from '../../src';
 import { ClusterTopology } from '../../src/cluster/cluster-topology';
-import { SessionGuard } from '../../src/tenancy/session-guard';
+import { SessionGuard } from '../../src/connection/session-guard';
 import { bootApp } from '../utils/apps';
 import { PGBOUNCER, startPgBouncer } from '../utils/pgbouncer';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
@@ -11,7 +11,7 @@ import { asSuperuser, asTenant } from '../utils/tenant-sql';
 import { createTenants } from '../utils/tenants';
 
 /**
- * When the prelude carries the session guard (src/tenancy/session-guard.ts): after any SQL the module
+ * When the prelude carries the session guard (src/connection/session-guard.ts): after any SQL the module
  * did not write, or any other use of the connection, and always behind a pooler. On a pool of one
  * connection.
  */

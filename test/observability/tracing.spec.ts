@@ -5,7 +5,7 @@ import request from 'supertest';
 import { AppModule } from '../../example/app.module';
 import { DataSource } from 'typeorm';
 import { ObservabilityConfigError, type DatabaseModuleOptions, TenancyService } from '../../src';
-import { PreparedStatements } from '../../src/tenancy/prepared-statements';
+import { PreparedStatements } from '../../src/connection/prepared-statements';
 import { bootApp } from '../utils/apps';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
 import { OtelHarness } from './otel-harness';

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { AppModule } from '../../example/app.module';
-import { DatabaseServer } from '../../src/database-server';
+import { DatabaseServer } from '../../src/module/database-server';
 import { bootApp, bootExampleApp } from './apps';
 import { type CitusDatabase, createCitusDatabase, letRolesReachWorkers, withClusterRolesLocked } from './citus';
 import { loginUrl } from './least-privilege';

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import type { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { migrationDataSourceOptions } from '../../src/migrations/migration-data-source-options';
-import { tenantSetStatement } from '../../src/tenancy/prelude';
+import { tenantSetStatement } from '../../src/transaction/prelude';
 import { CITUS_CLUSTER } from '../setup/citus-cluster';
 import { asSuperuser } from './tenant-sql';
 

@@ -11,7 +11,7 @@ import {
   TenancyService,
 } from '../../src';
 import { getRepositoryToken } from '@nestjs/typeorm';
-import { TenantContext } from '../../src/tenancy/tenant-context';
+import { TenantContext } from '../../src/tenant-context/tenant-context';
 
 /** A statement the module sent on a tenant transaction's connection, with its parameters. */
 export interface SentStatement {

@@ -3,15 +3,16 @@ import type { PoolClient, QueryResult } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { DatabaseTelemetry } from '../observability/database-telemetry';
 import { uninstrumentedQuery } from '../observability/pg-instrumentation';
-import { reportPipeline } from '../observability/pipeline-tracing';
-import type { DatabaseScope, TransactionTimeouts } from './database-scope';
-import { toUnavailableError } from './database-unavailable';
-import { type PipelineError, type PipelinedStatement, queryPipelined } from './pipelined-query';
-import { type PreludeForm, preludeStatements } from './prelude';
-import { PreparedStatements } from './prepared-statements';
-import { SessionGuard } from './session-guard';
+import { reportPipeline } from './pipeline-tracing';
+import type { DatabaseScope, TransactionTimeouts } from '../tenancy/database-scope';
+import { toUnavailableError } from '../cluster/database-unavailable';
+import { type PipelineError, type PipelinedStatement, queryPipelined } from '../connection/pipelined-query';
+import type { PreludeForm } from '../cluster/cluster-topology';
+import { preludeStatements } from './prelude';
+import { PreparedStatements } from '../connection/prepared-statements';
+import { SessionGuard } from '../connection/session-guard';
 import { routeToTenant } from './routing-predicate';
-import { DatabaseUnavailableError, TenantNotFoundError, TransactionRolledBackError } from './tenancy.errors';
+import { DatabaseUnavailableError, TenantNotFoundError, TransactionRolledBackError } from '../tenancy/tenancy.errors';
 
 /** The private TypeORM members this class drives; named here so the coupling is in one place. */
 interface PostgresQueryRunnerInternals {

@@ -1,10 +1,10 @@
-import { SessionGuard } from './session-guard';
+import { SessionGuard } from '../connection/session-guard';
 import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { isFlatEntity } from './flat-entity';
-import { assignTenant } from './tenant-column';
+import { assignTenant } from '../tenancy/tenant-column';
 import { TenantColumnSubscriber } from './tenant-column.subscriber';
-import type { ScopedTransaction } from './scoped-transaction';
+import type { ScopedTransaction } from '../transaction/scoped-transaction';
 
 /** Column types whose insert TypeORM writes as a plain bind parameter on PostgreSQL. */
 const PLAIN_TYPES = new Set<unknown>(['uuid', 'text', 'varchar', 'character varying', 'integer', 'int', 'int4', 'smallint', 'bigint', 'int8', 'boolean', 'jsonb', 'json', 'timestamptz', 'timestamp with time zone']);

@@ -1,6 +1,23 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { MigrationInterface } from 'typeorm';
-import type { EmbeddedDatabase } from './embedded/embedded-database';
+
+/**
+ * An embedded database the application started before the module (`startEmbeddedDatabase()` from
+ * `fdl-runtime-db/embedded`), as given to {@link DatabaseModuleOptions.embeddedDatabase}: what the
+ * module asks of it. Declared here, and implemented by the embedded database, so that the options sit
+ * below the embedded database rather than import it.
+ */
+export interface StartedEmbeddedDatabase {
+  /** Where it keeps its files; undefined: in memory. */
+  readonly dataDir: string | undefined;
+  /** Resolves with its URL once it is up and migrated (`prepare`), and the application's migrations ran (`afterSnapshot`). */
+  ready(options: {
+    prepare(url: string): Promise<void>;
+    afterSnapshot?(url: string): Promise<void>;
+    log?(message: string): void;
+  }): Promise<{ url: string; startedFrom: string }>;
+  stop(): Promise<void>;
+}
 
 /** An entity class of the application's own, as given to {@link DatabaseModuleOptions.entities}. */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -50,7 +67,7 @@ export interface DatabaseModuleOptions {
    * application's. It must keep its data where the module is configured to. Default: the module
    * starts the embedded database itself.
    */
-  embeddedDatabase?: EmbeddedDatabase;
+  embeddedDatabase?: StartedEmbeddedDatabase;
   /** Connections in the pool. Env: `FDL_DB_POOL_SIZE`. Default: `10`. */
   poolSize?: number | string;
   /** `statement_timeout` of every tenant transaction, in seconds. Env: `FDL_DB_TIMEOUT`. Default: `30`. */

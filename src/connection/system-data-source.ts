@@ -3,7 +3,7 @@ import type { Provider } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { DatabaseConfig } from '../config/database-config';
-import { RESOLVED_DATABASE_CONFIG } from '../database.internal-constants';
+import { RESOLVED_DATABASE_CONFIG } from '../config/database.internal-constants';
 
 /** Connections of the system path when it has a login of its own: sweeps and upkeep, not requests. */
 const SYSTEM_POOL_SIZE = 2;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ClsServiceManager } from 'nestjs-cls';
-import type { ScopedTransaction } from './scoped-transaction';
-import { TenantContextMissingError } from './tenancy.errors';
+import type { ScopedTransaction } from '../transaction/scoped-transaction';
+import { TenantContextMissingError } from '../tenancy/tenancy.errors';
 
 const TRANSACTION = Symbol('fdl-runtime-db:scoped-transaction');
 

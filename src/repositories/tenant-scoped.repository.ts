@@ -1,8 +1,8 @@
 import { DataSource, type EntityManager, type EntityMetadata, type EntityTarget, type FindOptionsWhere, type ObjectLiteral, Repository } from 'typeorm';
 import { CompiledFinds } from './compiled-finds';
 import { CompiledInserts } from './compiled-inserts';
-import type { ScopedTransaction } from './scoped-transaction';
-import type { TenantContext } from './tenant-context';
+import type { ScopedTransaction } from '../transaction/scoped-transaction';
+import type { TenantContext } from '../tenant-context/tenant-context';
 
 /**
  * The repository `@InjectRepository(Entity)` gives. A singleton whose `manager` is looked up on every

@@ -1,10 +1,10 @@
 import type { Provider } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { DatabaseConfig } from '../config/database-config';
-import type { DatabaseModuleOptions } from '../database-module-options';
-import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from '../database.internal-constants';
+import type { DatabaseModuleOptions } from '../config/database-module-options';
+import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from '../config/database.internal-constants';
 import { DatabaseTelemetry } from '../observability/database-telemetry';
-import { TenantScheduler } from './tenant-scheduler';
+import { TenantScheduler } from '../fairness/tenant-scheduler';
 
 /** The scheduler of the module's pool: as many turns as the pool has connections (one, embedded). */
 export const tenantSchedulerProvider: Provider = {

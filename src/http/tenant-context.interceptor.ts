@@ -16,11 +16,11 @@ import {
 import { Reflector } from '@nestjs/core';
 import { catchError, Observable, throwError } from 'rxjs';
 import { integrityViolationResponse } from './integrity-violation';
-import type { DatabaseModuleOptions } from '../database-module-options';
+import type { DatabaseModuleOptions } from '../config/database-module-options';
 import { LifecycleError } from '../lifecycle/lifecycle.errors';
-import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
-import { toUnavailableError } from './database-unavailable';
-import { parseTenantId } from './tenant-id';
+import { DATABASE_MODULE_OPTIONS } from '../config/database.internal-constants';
+import { toUnavailableError } from '../cluster/database-unavailable';
+import { parseTenantId } from '../tenancy/tenant-id';
 import { AuditDigestError } from '../audit/audit-digest';
 import {
   DatabaseUnavailableError,
@@ -30,9 +30,9 @@ import {
   TenantMismatchError,
   TenantNotFoundError,
   TenantThrottledError,
-} from './tenancy.errors';
-import { TenancyService } from './tenancy.service';
-import { WITHOUT_TENANT } from './without-tenant.decorator';
+} from '../tenancy/tenancy.errors';
+import { TenancyService } from '../tenant-context/tenancy.service';
+import { WITHOUT_TENANT } from '../tenant-context/without-tenant.decorator';
 
 const DEFAULT_TENANT_HEADER = 'x-tenant-id';
 const LIFECYCLE_STATUS = {

@@ -1,18 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { RESOLVED_DATABASE_CONFIG } from '../database.internal-constants';
+import { RESOLVED_DATABASE_CONFIG } from '../config/database.internal-constants';
 import type { DatabaseConfig } from '../config/database-config';
 import { ClusterTopology } from '../cluster/cluster-topology';
 import { DatabaseTelemetry } from '../observability/database-telemetry';
-import { type DatabaseScope, sameScope } from './database-scope';
-import { PreparedStatements } from './prepared-statements';
-import { SessionGuard } from './session-guard';
-import { ScopedTransaction } from './scoped-transaction';
-import { SystemDataSource } from './system-data-source';
+import { type DatabaseScope, sameScope } from '../tenancy/database-scope';
+import { PreparedStatements } from '../connection/prepared-statements';
+import { SessionGuard } from '../connection/session-guard';
+import { ScopedTransaction } from '../transaction/scoped-transaction';
+import { SystemDataSource } from '../connection/system-data-source';
 import { TenantContext } from './tenant-context';
-import { parseTenantId } from './tenant-id';
-import { parseActor } from './actor';
-import { TenantContextConflictError } from './tenancy.errors';
+import { parseTenantId } from '../tenancy/tenant-id';
+import { parseActor } from '../tenancy/actor';
+import { TenantContextConflictError } from '../tenancy/tenancy.errors';
 import { TenantScheduler } from '../fairness/tenant-scheduler';
 
 /** Options of {@link TenancyService.runInTenant} and {@link TenancyService.runAsSystem}. */

@@ -3,7 +3,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { ClusterTopology } from '../cluster/cluster-topology';
 import type { DatabaseConfig } from '../config/database-config';
-import { RESOLVED_DATABASE_CONFIG } from '../database.internal-constants';
+import { RESOLVED_DATABASE_CONFIG } from '../config/database.internal-constants';
 import { SystemDataSource } from './system-data-source';
 
 interface WatchedPool {

@@ -1,14 +1,12 @@
-import type { DatabaseScope, TransactionTimeouts } from './database-scope';
-import type { PipelinedStatement } from './pipelined-query';
-import { parseTenantId } from './tenant-id';
-import { actorSetStatement } from './actor';
-import { CURRENT_ACTOR_SETTING, CURRENT_TENANT_SETTING } from '../schema/tenant-policy';
+import type { DatabaseScope, TransactionTimeouts } from '../tenancy/database-scope';
+import type { PipelinedStatement } from '../connection/pipelined-query';
+import { parseTenantId } from '../tenancy/tenant-id';
+import { actorSetStatement } from '../tenancy/actor';
+import type { PreludeForm } from '../cluster/cluster-topology';
+import { CURRENT_ACTOR_SETTING, CURRENT_TENANT_SETTING } from '../tenancy/tenant-policy';
 
-/**
- * How a scoped transaction begins: on one PostgreSQL node, or on the coordinator of a Citus cluster.
- * The one place where the two differ (chosen at start by ClusterTopology).
- */
-export type PreludeForm = 'single-node' | 'citus';
+// How a scoped transaction begins differs between one PostgreSQL node and the coordinator of a Citus
+// cluster (PreludeForm, chosen at start by ClusterTopology): this file is the one place where they do.
 
 /**
  * The statements sent before a scoped transaction's first query, in the same round trip.

@@ -1,4 +1,4 @@
-import { TENANT_COLUMN } from '../tenancy/tenant-column';
+import { TENANT_COLUMN } from './tenant-column';
 
 /** The setting the tenant transaction's prelude sets, transaction-local. */
 export const CURRENT_TENANT_SETTING = 'app.current_tenant_id';

@@ -1,11 +1,11 @@
-import { tenantSchedulerProvider } from './fairness/tenant-scheduler.provider';
+import { tenantSchedulerProvider } from './tenant-scheduler.provider';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import type { DatabaseConfig } from './config/database-config';
-import type { DatabaseModuleExtras, DatabaseModuleOptions, EntityClass } from './database-module-options';
-import { ASYNC_OPTIONS_TYPE, ConfigurableDatabaseModule, OPTIONS_TYPE } from './database.module-definition';
-import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
+import type { DatabaseConfig } from '../config/database-config';
+import type { DatabaseModuleExtras, DatabaseModuleOptions, EntityClass } from '../config/database-module-options';
+import { ASYNC_OPTIONS_TYPE, ConfigurableDatabaseModule, OPTIONS_TYPE } from '../config/database.module-definition';
+import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from '../config/database.internal-constants';
 import {
   createDataSource,
   repositoryProviders,
@@ -14,23 +14,23 @@ import {
   typeOrmOptions,
 } from './database.providers';
 import { DatabaseServer } from './database-server';
-import { AuditTrail } from './audit/audit-trail.service';
-import { DatabaseHealthIndicator } from './health/database-health.indicator';
-import { ArchivalService } from './lifecycle/archival.service';
-import { ExecutionsService } from './lifecycle/executions.service';
-import { FlowVersionsService } from './lifecycle/flow-versions.service';
-import { HistoryPartitionsService } from './lifecycle/history-partitions.service';
-import { ClusterTopology } from './cluster/cluster-topology';
-import { PreparedStatements } from './tenancy/prepared-statements';
-import { SessionGuard } from './tenancy/session-guard';
-import { LoginRoleCheck } from './security/login-role.check';
-import { SchemaReadinessCheck } from './schema/schema-readiness.check';
-import { SystemDataSource } from './tenancy/system-data-source';
-import { DatabaseTelemetry } from './observability/database-telemetry';
-import { ObservabilityLifecycle } from './observability/observability.lifecycle';
-import { TenancyService } from './tenancy/tenancy.service';
-import { TenantContext } from './tenancy/tenant-context';
-import { TenantContextInterceptor } from './tenancy/tenant-context.interceptor';
+import { AuditTrail } from '../audit/audit-trail.service';
+import { DatabaseHealthIndicator } from '../health/database-health.indicator';
+import { ArchivalService } from '../lifecycle/archival.service';
+import { ExecutionsService } from '../lifecycle/executions.service';
+import { FlowVersionsService } from '../lifecycle/flow-versions.service';
+import { HistoryPartitionsService } from '../lifecycle/history-partitions.service';
+import { ClusterTopology } from '../cluster/cluster-topology';
+import { PreparedStatements } from '../connection/prepared-statements';
+import { SessionGuard } from '../connection/session-guard';
+import { LoginRoleCheck } from '../security/login-role.check';
+import { SchemaReadinessCheck } from '../schema/schema-readiness.check';
+import { SystemDataSource } from '../connection/system-data-source';
+import { DatabaseTelemetry } from '../observability/database-telemetry';
+import { ObservabilityLifecycle } from '../observability/observability.lifecycle';
+import { TenancyService } from '../tenant-context/tenancy.service';
+import { TenantContext } from '../tenant-context/tenant-context';
+import { TenantContextInterceptor } from '../http/tenant-context.interceptor';
 
 /**
  * The FDL Runtime's PostgreSQL data layer: the six entities, tenant-scoped repositories for

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { TenantContext } from './tenant-context';
-import { ConnectionHeldError, DatabaseUnavailableError } from './tenancy.errors';
+import { ConnectionHeldError, DatabaseUnavailableError } from '../tenancy/tenancy.errors';
 
 interface PostgresDriverInternals {
   obtainMasterConnection(): Promise<unknown>;

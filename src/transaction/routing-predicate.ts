@@ -1,5 +1,5 @@
 import { type EntityManager, QueryBuilder } from 'typeorm';
-import { tenantColumnOf } from './tenant-column';
+import { tenantColumnOf } from '../tenancy/tenant-column';
 
 /** The parameter that marks a query builder as built in a tenant transaction, and carries its tenant. */
 const ROUTING_PARAMETER = '__fdlRoutingTenant';

@@ -1,20 +1,20 @@
 import { Logger, type Provider } from '@nestjs/common';
 import { getDataSourceToken, getRepositoryToken, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { type DatabaseConfig, loadDatabaseConfig, readBooleanOption } from './config/database-config';
-import { DatabaseConfigError } from './config/database-config.error';
-import type { DatabaseModuleOptions, EntityClass } from './database-module-options';
-import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
-import { DATABASE_ENTITIES } from './entities';
-import { DATABASE_MIGRATIONS } from './migrations';
-import { runPendingMigrations } from './migrations/migration-lock';
-import { NestTypeOrmLogger } from './logging/nest-typeorm.logger';
-import { recordMigrationsApplied } from './observability/migration-metrics';
-import type { ApplicationSchema } from './migrations/migration-data-source-options';
-import { guardConnections } from './tenancy/connection-guard';
-import { TenantColumnSubscriber } from './tenancy/tenant-column.subscriber';
-import { TenantContext } from './tenancy/tenant-context';
-import { TenantScopedRepository } from './tenancy/tenant-scoped.repository';
+import { type DatabaseConfig, loadDatabaseConfig, readBooleanOption } from '../config/database-config';
+import { DatabaseConfigError } from '../config/database-config.error';
+import type { DatabaseModuleOptions, EntityClass } from '../config/database-module-options';
+import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from '../config/database.internal-constants';
+import { DATABASE_ENTITIES } from '../entities';
+import { DATABASE_MIGRATIONS } from '../migrations';
+import { runPendingMigrations } from '../migrations/migration-lock';
+import { NestTypeOrmLogger } from '../logging/nest-typeorm.logger';
+import { recordMigrationsApplied } from '../observability/migration-metrics';
+import type { ApplicationSchema } from '../migrations/migration-data-source-options';
+import { guardConnections } from '../tenant-context/connection-guard';
+import { TenantColumnSubscriber } from '../repositories/tenant-column.subscriber';
+import { TenantContext } from '../tenant-context/tenant-context';
+import { TenantScopedRepository } from '../repositories/tenant-scoped.repository';
 
 /** Module options merged over the environment and validated, once, at start. */
 export const resolvedConfigProvider: Provider = {

@@ -1,9 +1,9 @@
-import { SessionGuard } from './session-guard';
+import { SessionGuard } from '../connection/session-guard';
 import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { isFlatEntity } from './flat-entity';
-import { tenantColumnOf } from './tenant-column';
-import type { ScopedTransaction } from './scoped-transaction';
+import { tenantColumnOf } from '../tenancy/tenant-column';
+import type { ScopedTransaction } from '../transaction/scoped-transaction';
 
 /** A compiled call shape: the SQL, and the columns whose values it binds, in order. */
 interface CompiledFind {

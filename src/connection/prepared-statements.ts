@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Provider } from '@nestjs/common';
 import { readBooleanOption } from '../config/database-config';
-import type { DatabaseModuleOptions } from '../database-module-options';
-import { DATABASE_MODULE_OPTIONS } from '../database.internal-constants';
+import type { DatabaseModuleOptions } from '../config/database-module-options';
+import { DATABASE_MODULE_OPTIONS } from '../config/database.internal-constants';
 import type { PipelineError, PipelinedStatement } from './pipelined-query';
 
 /** Distinct statement texts given a name, per process; later texts are sent unnamed. */

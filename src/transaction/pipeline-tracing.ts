@@ -1,10 +1,10 @@
 import type { Attributes, Span } from '@opentelemetry/api';
 import type { DatabaseScope } from '../tenancy/database-scope';
-import type { PipelineError, PipelinedStatement, StatementCompleted } from '../tenancy/pipelined-query';
-import type { DatabaseTelemetry } from './database-telemetry';
-import { INSTRUMENTATION_SCOPE, INSTRUMENTATION_VERSION, openTelemetry } from './otel-api';
-import { isQueryInstrumented } from './pg-instrumentation';
-import { ATTR } from './telemetry-names';
+import type { PipelineError, PipelinedStatement, StatementCompleted } from '../connection/pipelined-query';
+import type { DatabaseTelemetry } from '../observability/database-telemetry';
+import { INSTRUMENTATION_SCOPE, INSTRUMENTATION_VERSION, openTelemetry } from '../observability/otel-api';
+import { isQueryInstrumented } from '../observability/pg-instrumentation';
+import { ATTR } from '../observability/telemetry-names';
 
 /** The name of the span of a transaction's prelude (BEGIN, the settings, the tenant check). */
 export const PRELUDE_SPAN_NAME = 'fdl.prelude';

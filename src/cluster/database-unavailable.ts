@@ -1,5 +1,5 @@
-import { workerFailureReason } from '../cluster/worker-failure';
-import { DatabaseUnavailableError } from './tenancy.errors';
+import { workerFailureReason } from './worker-failure';
+import { DatabaseUnavailableError } from '../tenancy/tenancy.errors';
 
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',

@@ -1,4 +1,4 @@
-import { currentTransaction } from '../tenancy/tenant-context';
+import { currentTransaction } from './tenant-context';
 
 /**
  * The tenant of the transaction the caller runs in (a request served by TenantContextInterceptor,

@@ -2,12 +2,12 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { DatabaseConfig } from './config/database-config';
-import type { DatabaseModuleOptions } from './database-module-options';
-import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from './database.internal-constants';
-import { EmbeddedDatabase } from './embedded/embedded-database';
-import { recordMigrationsApplied } from './observability/migration-metrics';
-import { type ApplicationSchema, migrationDataSourceOptions } from './migrations/migration-data-source-options';
+import type { DatabaseConfig } from '../config/database-config';
+import type { DatabaseModuleOptions, StartedEmbeddedDatabase } from '../config/database-module-options';
+import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from '../config/database.internal-constants';
+import { EmbeddedDatabase } from '../embedded/embedded-database';
+import { recordMigrationsApplied } from '../observability/migration-metrics';
+import { type ApplicationSchema, migrationDataSourceOptions } from '../migrations/migration-data-source-options';
 
 /**
  * The PostgreSQL the module talks to: the server at DATABASE_URL, or the embedded one it starts
@@ -17,7 +17,7 @@ import { type ApplicationSchema, migrationDataSourceOptions } from './migrations
 export class DatabaseServer implements OnApplicationShutdown {
   private readonly logger = new Logger('DatabaseModule');
   private resolved?: Promise<string>;
-  private embedded?: EmbeddedDatabase;
+  private embedded?: StartedEmbeddedDatabase;
 
   constructor(
     @Inject(RESOLVED_DATABASE_CONFIG) private readonly config: DatabaseConfig,

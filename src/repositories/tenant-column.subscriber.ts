@@ -1,7 +1,7 @@
 import type { EntitySubscriberInterface, InsertEvent, UpdateEvent } from 'typeorm';
-import { assignTenant, tenantColumnOf } from './tenant-column';
-import type { TenantContext } from './tenant-context';
-import { TenantMismatchError } from './tenancy.errors';
+import { assignTenant, tenantColumnOf } from '../tenancy/tenant-column';
+import type { TenantContext } from '../tenant-context/tenant-context';
+import { TenantMismatchError } from '../tenancy/tenancy.errors';
 
 /**
  * Fills `tenant_id` on every insert made in a tenant context (save, insert, query-builder inserts)
