@@ -1,3 +1,4 @@
+import { transientFailureReason } from './transient-failure';
 import { workerFailureReason } from './worker-failure';
 import { DatabaseUnavailableError } from '../tenancy/tenancy.errors';
 
@@ -25,10 +26,14 @@ const UNAVAILABLE_MESSAGES = [
   /Client has encountered a connection error/i,
 ];
 
+/** When a transaction the server asked to run again may be tried again, in seconds: at once, in effect. */
+const RUN_AGAIN_AFTER_SECONDS = 1;
+
 /**
  * Recognises failures that mean "the database cannot serve this now" (pool exhausted, server down or
- * restarting, a Citus worker down), as opposed to errors in the statement itself. Returns the error
- * to throw instead, or undefined when `error` is something else.
+ * restarting, a Citus worker down, a transaction the server asks to run again), as opposed to errors
+ * in the statement itself. Returns the error to throw instead, or undefined when `error` is something
+ * else.
  */
 export function toUnavailableError(error: unknown): DatabaseUnavailableError | undefined {
   if (error instanceof DatabaseUnavailableError) return error;
@@ -38,6 +43,10 @@ export function toUnavailableError(error: unknown): DatabaseUnavailableError | u
   // Before the codes: a Citus worker's connection failure is 08006 too, but the coordinator is up.
   const workerReason = workerFailureReason(candidate);
   if (workerReason) return new DatabaseUnavailableError(workerReason, error);
+  const transient = transientFailureReason(candidate);
+  if (transient) {
+    return new DatabaseUnavailableError(`the server asked for the transaction to be run again (${transient})`, error, RUN_AGAIN_AFTER_SECONDS);
+  }
   if (candidate.code && UNAVAILABLE_CODES.has(candidate.code)) {
     return new DatabaseUnavailableError('the server cannot be reached or is restarting', error);
   }

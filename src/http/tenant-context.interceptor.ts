@@ -137,7 +137,8 @@ function valuesOf(observable: Observable<unknown>): Promise<unknown[]> {
 
 /** The HTTP answer to `error`, with `Retry-After` set on the response where the module knows when. */
 function toHttpResponse(context: ExecutionContext, error: unknown): unknown {
-  const retryAfter = retryAfterOf(error);
+  // A server's own error may say when, too: a transaction it asks to run again (cluster/transient-failure.ts).
+  const retryAfter = retryAfterOf(error) ?? toUnavailableError(error)?.retryAfterSeconds;
   if (retryAfter !== undefined) {
     const response = context.switchToHttp().getResponse<{ setHeader?(name: string, value: string): void; header?(name: string, value: string): void }>();
     // Express (setHeader) and Fastify (header) alike.

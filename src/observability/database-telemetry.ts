@@ -18,6 +18,7 @@ interface Instruments {
   transactionDuration: Histogram;
   preludeRefusals: Counter;
   sessionStateFound: Counter;
+  transactionsRunAgain: Counter;
   operationDuration: Histogram;
 }
 
@@ -97,6 +98,14 @@ export class DatabaseTelemetry {
     this.meters()?.sessionStateFound.add(1);
   }
 
+  /**
+   * The server asked for a transaction to be run again during its first round trip, and it was, before
+   * any of its results reached the work. `reason`: 'deadlock' or 'serialization failure'.
+   */
+  transactionRunAgain(reason: string): void {
+    this.meters()?.transactionsRunAgain.add(1, { [ATTR.runAgainReason]: reason });
+  }
+
   /** A statement of the prelude's round trip, which no instrumentation of `pg` could time. */
   operationTimed(seconds: number, attributes: Record<string, string | number | undefined>): void {
     this.meters()?.operationDuration.record(seconds, attributes);
@@ -138,6 +147,10 @@ export class DatabaseTelemetry {
       sessionStateFound: meter.createCounter(METRIC.sessionStateFound, {
         description: 'Pooled connections discarded because an earlier transaction left session state on them.',
         unit: '{connection}',
+      }),
+      transactionsRunAgain: meter.createCounter(METRIC.transactionsRunAgain, {
+        description: 'Transactions begun again because the server asked for it (deadlock, serialization failure, a Citus shard moved) before any result reached the work.',
+        unit: '{transaction}',
       }),
       operationDuration: meter.createHistogram(METRIC.operationDuration, {
         description: 'Duration of database client operations.',

@@ -9,6 +9,8 @@ export const METRIC = {
   preludeRefusals: 'fdl.prelude.refusals',
   /** Counter: connections discarded because an earlier transaction left session state on them. */
   sessionStateFound: 'fdl.session_state.found',
+  /** Counter: transactions begun again because the server asked for it, by reason (deadlock, serialization failure). */
+  transactionsRunAgain: 'fdl.transaction.run_again',
   /** UpDownCounter: a tenant's transactions waiting for their turn at the pool. */
   tenantWaiting: 'fdl.tenant.transactions.waiting',
   /** UpDownCounter: pooled connections a tenant's transactions hold. */
@@ -33,6 +35,7 @@ export const ATTR = {
   transactionScope: 'fdl.transaction.scope',
   transactionOutcome: 'fdl.transaction.outcome',
   refusalReason: 'fdl.refusal.reason',
+  runAgainReason: 'fdl.run_again.reason',
   auditAction: 'fdl.audit.action',
   tenantId: 'fdl.tenant.id',
   poolName: 'db.client.connection.pool.name',

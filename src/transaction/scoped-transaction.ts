@@ -6,6 +6,8 @@ import { uninstrumentedQuery } from '../observability/pg-instrumentation';
 import { reportPipeline } from './pipeline-tracing';
 import type { DatabaseScope, TransactionTimeouts } from '../tenancy/database-scope';
 import { toUnavailableError } from '../cluster/database-unavailable';
+import { transientFailureReason } from '../cluster/transient-failure';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type PipelineError, type PipelinedStatement, queryPipelined } from '../connection/pipelined-query';
 import type { PreludeForm } from '../cluster/cluster-topology';
 import { preludeStatements } from './prelude';
@@ -36,6 +38,12 @@ const TENANT_NOT_ACTIVE = 'FDL03';
 const SESSION_STATE_LEFT = 'FDL04';
 /** First round trips sent for one transaction at most (the last one unnamed), before its error stands. */
 const MAX_PIPELINE_ATTEMPTS = 4;
+/**
+ * Times a first round trip is sent again because the server asked for the transaction to be run
+ * again (cluster/transient-failure.ts), and the pause before each, in milliseconds: long enough for
+ * a deadlock's other party to finish or a shard's new placement to be routed to, short beside a request.
+ */
+const TRANSIENT_RETRY_PAUSES_MS = [10, 40, 160];
 
 /**
  * One tenant's (or the system's) transaction, begun lazily.
@@ -256,11 +264,14 @@ export class ScopedTransaction {
    * - a named statement was missing on the server: parsed again on the same connection, then on a
    *   fresh one (PgBouncer 1.21+ may hold a server connection whose statements it wrongly believes
    *   prepared; leaving in the middle of a transaction makes it close that server connection), and
-   *   last unnamed.
+   *   last unnamed;
+   * - the server asked for the transaction to be run again (a deadlock, a serialization failure, a
+   *   Citus shard that moved or split meanwhile): on the same connection, a few times, after a pause.
    */
   private async sendPipeline(reported: PipelinedStatement[], first: PipelinedStatement | undefined, completed?: (index: number) => void): Promise<QueryResult[]> {
     let prelude = reported;
-    for (let attempt = 1; ; attempt++) {
+    let transientRetries = 0;
+    for (let attempt = 1; ; ) {
       const client = this.client!;
       const statements = first ? [...prelude, first] : prelude;
       const sent = attempt < MAX_PIPELINE_ATTEMPTS ? this.prepared.named(statements) : statements;
@@ -270,6 +281,16 @@ export class ScopedTransaction {
       try {
         return await queryPipelined(client, sent, completed && ((index) => index >= offset && completed(index - offset)));
       } catch (error) {
+        const transient = transientFailureReason(error);
+        if (transient) {
+          if (transientRetries === TRANSIENT_RETRY_PAUSES_MS.length) throw error;
+          // Nothing of the transaction has reached the work yet: it begins again, whole, on the same
+          // connection (the failure was the moment's, not the connection's).
+          await uninstrumentedQuery(client).call(client, 'ROLLBACK');
+          this.telemetry?.transactionRunAgain(transient);
+          await sleep(TRANSIENT_RETRY_PAUSES_MS[transientRetries++]);
+          continue;
+        }
         if (attempt === MAX_PIPELINE_ATTEMPTS) throw error;
         if ((error as { code?: string }).code === SESSION_STATE_LEFT) {
           this.telemetry?.sessionStateFound((error as { detail?: string }).detail ?? '');
@@ -281,6 +302,7 @@ export class ScopedTransaction {
         } else {
           throw error;
         }
+        attempt++;
       }
     }
   }
