@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { WriteNotStoredError } from './lifecycle.errors';
 
 /** One batch of {@link archiveBatch}. */
 export interface ArchiveBatch {
@@ -16,7 +17,7 @@ export interface ArchiveBatch {
  * INSERT …`: Citus runs an INSERT fed by a CTE through the coordinator with COPY, which row level
  * security refuses, while each of these is a router statement on the tenant's shard group (the
  * INSERT … SELECT between co-located tables included). Claimed rows are locked, so the insert and
- * the delete see exactly them.
+ * the delete see exactly them; the delete runs only once every one of them was archived.
  */
 export async function archiveBatch(manager: EntityManager, batch: ArchiveBatch): Promise<number> {
   const claimed: { id: string }[] = await manager.query(
@@ -28,14 +29,17 @@ export async function archiveBatch(manager: EntityManager, batch: ArchiveBatch):
   );
   if (claimed.length === 0) return 0;
   const ids = claimed.map((row) => row.id);
-  await manager.query(
-    `INSERT INTO execution_history
+  const archived: unknown[] = await manager.query(
+    `INSERT INTO execution_history AS h
        (id, tenant_id, flow_id, flow_version_id, status, input, state, output, error, version, created_at, completed_at)
      SELECT id, tenant_id, flow_id, flow_version_id, status, input, state, output, error, version, created_at, finished_at
      FROM execution_snapshots
-     WHERE tenant_id = $1 AND id = ANY ($2::uuid[])`,
+     WHERE tenant_id = $1 AND id = ANY ($2::uuid[])
+     RETURNING h.id`,
     [batch.tenantId, ids],
   );
+  // Never delete what was not archived: the transaction ends here, and every execution stays live.
+  if (archived.length !== ids.length) throw new WriteNotStoredError(`the archive of ${ids.length - archived.length} of ${ids.length} executions`);
   await manager.query(`DELETE FROM execution_snapshots WHERE tenant_id = $1 AND id = ANY ($2::uuid[])`, [batch.tenantId, ids]);
   await manager.query(
     `INSERT INTO audit_logs (tenant_id, action, target_type, details)

@@ -13,6 +13,7 @@ import {
   IllegalExecutionTransitionError,
   InvalidCursorError,
   NotFoundInTenantError,
+  WriteNotStoredError,
 } from './lifecycle.errors';
 import { selectList, toEntity } from './select-list';
 
@@ -83,8 +84,17 @@ export class ExecutionsService {
         details: (row) => `jsonb_build_object('flowVersionId', ${row('flowVersionId', 'uuid')}, 'status', ${row('status', 'text')})`,
       },
     });
-    if (!row) throw new NotFoundInTenantError('flow version');
+    if (!row) throw await this.explainNotStarted(transaction, flowVersionId);
     return toEntity(ExecutionSnapshot, row);
+  }
+
+  /** Only on the refusal path: a version that is there and stored no execution is no 404. */
+  private async explainNotStarted(transaction: ScopedTransaction, flowVersionId: string): Promise<Error> {
+    const [version] = await transaction.manager.query(`SELECT 1 FROM flow_versions WHERE id = $1 AND ${tenantIs('$2')}`, [
+      flowVersionId,
+      routingTenantOf(transaction),
+    ]);
+    return version ? new WriteNotStoredError('the execution') : new NotFoundInTenantError('flow version');
   }
 
   async get(id: string): Promise<ExecutionSnapshot> {
@@ -186,19 +196,21 @@ export class ExecutionsService {
       },
       auditOnly: ['previousStatus'],
     });
-    if (!row) throw await this.explainRefusal(transaction, id, expectedVersion, change.to);
+    if (!row) throw await this.explainRefusal(transaction, id, expectedVersion, from, change.to);
     return toEntity(ExecutionSnapshot, row);
   }
 
   /** Only on the refusal path: one more read to say why nothing was written. */
-  private async explainRefusal(transaction: ScopedTransaction, id: string, expectedVersion: number, to?: ExecutionStatus): Promise<Error> {
+  private async explainRefusal(transaction: ScopedTransaction, id: string, expectedVersion: number, from: ExecutionStatus[], to?: ExecutionStatus): Promise<Error> {
     const [current] = await transaction.manager.query(
       `SELECT status, version FROM execution_snapshots WHERE id = $1 AND ${tenantIs('$2')}`,
       [id, routingTenantOf(transaction)],
     );
     if (!current) return new NotFoundInTenantError('execution');
     if (current.version !== expectedVersion) return new ExecutionVersionConflictError(expectedVersion, current.version);
-    return new IllegalExecutionTransitionError(current.status, to ?? current.status);
+    if (!from.includes(current.status)) return new IllegalExecutionTransitionError(current.status, to ?? current.status);
+    // The row is there, at the version and in a status the change may leave: it should have been written.
+    return new WriteNotStoredError("the execution's change");
   }
 }
 
