@@ -67,7 +67,23 @@ export class MoveDefaultHistoryRows1795478400014 implements MigrationInterface {
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await boundMigrationWaits(queryRunner);
-    await queryRunner.query(`
+    await queryRunner.query(moveDefaultRowsFunction());
+    // CREATE OR REPLACE keeps the function's privileges; stated again so that this migration alone
+    // says who may call it.
+    await queryRunner.query(`REVOKE ALL ON FUNCTION fdl_create_history_partitions(integer) FROM PUBLIC`);
+    await queryRunner.query(`GRANT EXECUTE ON FUNCTION fdl_create_history_partitions(integer) TO fdl_system`);
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await boundMigrationWaits(queryRunner);
+    // Migration 007's function, byte for byte (its body is stored as written).
+    await queryRunner.query(createPartitionsFunction('CREATE OR REPLACE'));
+  }
+}
+
+/** Migration 014's `fdl_create_history_partitions`, also what migration 016's `down()` restores. */
+export function moveDefaultRowsFunction(): string {
+  return `
       CREATE OR REPLACE FUNCTION fdl_create_history_partitions(months_ahead integer)
         RETURNS SETOF text
         LANGUAGE plpgsql
@@ -129,16 +145,5 @@ export class MoveDefaultHistoryRows1795478400014 implements MigrationInterface {
           RETURN NEXT partition_name;
         END LOOP;
       END
-      $$`);
-    // CREATE OR REPLACE keeps the function's privileges; stated again so that this migration alone
-    // says who may call it.
-    await queryRunner.query(`REVOKE ALL ON FUNCTION fdl_create_history_partitions(integer) FROM PUBLIC`);
-    await queryRunner.query(`GRANT EXECUTE ON FUNCTION fdl_create_history_partitions(integer) TO fdl_system`);
-  }
-
-  async down(queryRunner: QueryRunner): Promise<void> {
-    await boundMigrationWaits(queryRunner);
-    // Migration 007's function, byte for byte (its body is stored as written).
-    await queryRunner.query(createPartitionsFunction('CREATE OR REPLACE'));
-  }
+      $$`;
 }

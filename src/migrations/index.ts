@@ -17,6 +17,7 @@ import { HardenAuditChain1795478400012 } from './1795478400012-HardenAuditChain'
 import { KeepFlowHistory1795478400013 } from './1795478400013-KeepFlowHistory';
 import { MoveDefaultHistoryRows1795478400014 } from './1795478400014-MoveDefaultHistoryRows';
 import { DistributeApplicationTables1795478400015 } from './1795478400015-DistributeApplicationTables';
+import { AttachHistoryPartitionsBeforeMoving1795478400016 } from './1795478400016-AttachHistoryPartitionsBeforeMoving';
 
 /** Every migration of the schema, in the order it must run. An explicit list: globs break once packed into `dist/`. */
 export const DATABASE_MIGRATIONS = [
@@ -35,4 +36,5 @@ export const DATABASE_MIGRATIONS = [
   KeepFlowHistory1795478400013,
   MoveDefaultHistoryRows1795478400014,
   DistributeApplicationTables1795478400015,
+  AttachHistoryPartitionsBeforeMoving1795478400016,
 ];

@@ -2,7 +2,7 @@ import { type INestApplication, Logger } from '@nestjs/common';
 import { getRepositoryToken } from '@nestjs/typeorm';
 import type { Client } from 'pg';
 import { DataSource, type Repository } from 'typeorm';
-import { DatabaseModule, Flow, TenancyService, Tenant } from '../../src';
+import { DatabaseModule, Flow, HistoryPartitionsService, TenancyService, Tenant } from '../../src';
 import { ClusterTopology } from '../../src/cluster/cluster-topology';
 import { TenantContext } from '../../src/tenant-context/tenant-context';
 import { bootApp } from '../utils/apps';
@@ -16,6 +16,7 @@ import {
   withClient,
   withClusterRolesLocked,
 } from '../utils/citus';
+import { archiveInMonth, expectedPlacement, month, placement, seedTenants } from '../utils/history-months';
 import { applyLeastPrivilegeLogins, loginUrl, TEST_LOGINS } from '../utils/least-privilege';
 
 /**
@@ -143,6 +144,40 @@ describeOnCitus('The least-privilege layout on a Citus cluster (sql/least-privil
       const dataSource = app.get(DataSource);
       await expect(dataSource.query('SELECT * FROM flows')).rejects.toMatchObject({ code: '42501', message: 'permission denied for table flows' });
       await expect(dataSource.query('SELECT count(*) FROM execution_snapshots')).rejects.toMatchObject({ code: '42501' });
+    });
+
+    it('creating partitions moves the rows archived in the default partition for those months, though RLS binds the owner (issue 23, finding 5)', async () => {
+      const system = loginUrl(db.url, 'system');
+      const seeds = await seedTenants(system);
+      const inMonth0 = await archiveInMonth(system, seeds, 0);
+      const inMonth1 = await archiveInMonth(system, seeds, 1);
+      expect(await placement(db.url)).toEqual({ ...expectedPlacement(inMonth0, 'execution_history_default'), ...expectedPlacement(inMonth1, 'execution_history_default') });
+
+      // The last month of the call has rows to move too: nothing after it may set right what its move left.
+      expect(await app.get(HistoryPartitionsService).createPartitionsAhead(1)).toEqual([month(0), month(1)]);
+      expect(await placement(db.url)).toEqual({ ...expectedPlacement(inMonth0, month(0)), ...expectedPlacement(inMonth1, month(1)) });
+      await expect(withClient(db.url, distributionViolations)).resolves.toEqual([]);
+      // RLS is forced again on the default partition, and forced on the new ones, on every node's tables and shards
+      // (the check's negative control: with FORCE left lifted on the default partition it names its shards).
+      for (const [node, url] of nodes()) {
+        const unforced = await withClient(url, async (c) => {
+          // Shards are hidden from the catalog on the workers unless asked for.
+          await c.query('SET citus.override_table_visibility TO off');
+          return (
+            await c.query(
+              `SELECT relname FROM pg_catalog.pg_class WHERE relname LIKE 'execution\\_history\\_%' AND relkind IN ('r', 'p')
+               AND NOT (relrowsecurity AND relforcerowsecurity) ORDER BY 1`,
+            )
+          ).rows.map((row) => row.relname);
+        });
+        expect({ node, unforced }).toEqual({ node, unforced: [] });
+      }
+      // Each tenant still reads only its own history, now from the new partitions' shards.
+      for (const { tenant } of seeds) {
+        await expect(
+          tenancy.runInTenant(tenant, () => app.get(TenantContext).require('test').manager.query('SELECT DISTINCT tenant_id FROM execution_history')),
+        ).resolves.toEqual([{ tenant_id: tenant }]);
+      }
     });
 
     it('SQL in a tenant transaction cannot switch to fdl_system', async () => {

@@ -8,6 +8,7 @@ import { TenantContext } from '../../src/tenant-context/tenant-context';
 import { bootApp } from '../utils/apps';
 import { loginUrl, TEST_LOGINS } from '../utils/least-privilege';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database';
+import { archiveInMonth, expectedPlacement, month, monthStart, partitionNames, placement, type Seed, seedTenants } from '../utils/history-months';
 import { asSuperuser, asSystem } from '../utils/tenant-sql';
 
 /**
@@ -16,78 +17,6 @@ import { asSuperuser, asSystem } from '../utils/tenant-sql';
  * landed in the default partition for a month must still be moved into that month's partition when
  * it is created, and the months after it created in the same call (migration 014).
  */
-
-/** The first instant of the month `offset` months from this one (UTC), as the functions count. */
-function monthStart(offset: number): Date {
-  const now = new Date();
-  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
-}
-
-/** The partition `fdl_create_history_partitions()` makes for that month. */
-function month(offset: number): string {
-  const start = monthStart(offset);
-  return `execution_history_y${start.getUTCFullYear()}m${String(start.getUTCMonth() + 1).padStart(2, '0')}`;
-}
-
-interface Seed {
-  tenant: string;
-  flow: string;
-  version: string;
-}
-
-/** Two tenants with a flow and a version each, written by the system role through `url`. */
-function seedTenants(url: string): Promise<Seed[]> {
-  return asSystem(url, async (c) => {
-    const seeds: Seed[] = [];
-    for (const name of ['a', 'b']) {
-      const tenant = (await c.query(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, [name])).rows[0].id;
-      const flow = (await c.query(`INSERT INTO flows (tenant_id, name) VALUES ($1, 'f') RETURNING id`, [tenant])).rows[0].id;
-      const version = (
-        await c.query(
-          `INSERT INTO flow_versions (tenant_id, flow_id, version, definition, content_hash) VALUES ($1, $2, 1, '{}', repeat('a', 64)) RETURNING id`,
-          [tenant, flow],
-        )
-      ).rows[0].id;
-      seeds.push({ tenant, flow, version });
-    }
-    return seeds;
-  });
-}
-
-/** Archives, as the system role through `url`, `perTenant` executions of each tenant completed in month `offset`; returns their ids. */
-function archiveInMonth(url: string, seeds: Seed[], offset: number, perTenant = 2): Promise<string[]> {
-  const completedAt = new Date(monthStart(offset).getTime() + 3 * 86_400_000);
-  return asSystem(url, async (c) => {
-    const ids: string[] = [];
-    for (const { tenant, flow, version } of seeds) {
-      const { rows } = await c.query(
-        `INSERT INTO execution_history (id, tenant_id, flow_id, flow_version_id, status, input, state, version, created_at, completed_at)
-         SELECT gen_random_uuid(), $1, $2, $3, 'completed', '{}', '{}', 2, $4::timestamptz - interval '1 hour', $4
-         FROM generate_series(1, $5) RETURNING id`,
-        [tenant, flow, version, completedAt, perTenant],
-      );
-      ids.push(...rows.map((row) => row.id as string));
-    }
-    return ids;
-  });
-}
-
-/** Where each archived execution is stored (partition name by id), as the superuser sees it. */
-const placement = (url: string) =>
-  asSuperuser(url, async (c) =>
-    Object.fromEntries(
-      (await c.query(`SELECT id, tableoid::regclass::text AS partition FROM execution_history`)).rows.map((row) => [row.id, row.partition]),
-    ),
-  );
-
-const partitionNames = (url: string) =>
-  asSuperuser(url, async (c) =>
-    (await c.query(`SELECT inhrelid::regclass::text AS name FROM pg_inherits WHERE inhparent = 'execution_history'::regclass ORDER BY 1`)).rows.map(
-      (row) => row.name as string,
-    ),
-  );
-
-const expectedPlacement = (ids: string[], partition: string) => Object.fromEntries(ids.map((id) => [id, partition]));
 
 /** Runs `work` as the owner login, on its own connection. */
 const asOwner = <T>(url: string, work: (c: Client) => Promise<T>) => asSuperuser(loginUrl(url, 'owner'), work);
