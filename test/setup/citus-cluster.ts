@@ -43,6 +43,8 @@ export interface CitusCluster {
   stopNode(port: number): Promise<void>;
   /** Starts a node stopped by {@link stopNode} again, waiting until it accepts connections. */
   startNode(port: number): Promise<void>;
+  /** Starts one more node with Citus loaded on `port`: a worker to add to a database (`citus_add_node`). */
+  addNode(port: number): Promise<void>;
   /** Stops every node and removes the cluster's files. */
   stop(): Promise<void>;
 }
@@ -71,6 +73,7 @@ export async function startCitusCluster(): Promise<CitusCluster> {
     basePort,
     stopNode: async (port) => void (await pgCtl(port, '-m', 'fast', 'stop')),
     startNode: async (port) => void (await pgCtl(port, '-l', path.join(dir, `n${port}.log`), 'start')),
+    addNode: async (port) => void (await run('bash', [CITUS_CLUSTER, 'addnode', dir, String(port)], { timeout: 120_000 })),
     stop: async () => {
       await run('bash', [CITUS_CLUSTER, 'stop', dir]).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });

@@ -44,7 +44,7 @@ export interface CitusDatabase {
 }
 
 /** `basePort`: the coordinator of a cluster other than the run's, e.g. one a spec file started for itself. */
-export async function createCitusDatabase(options: { withCitus?: boolean; basePort?: number } = {}): Promise<CitusDatabase> {
+export async function createCitusDatabase(options: { withCitus?: boolean; basePort?: number; shardCount?: number } = {}): Promise<CitusDatabase> {
   const base = options.basePort ?? runClusterPort();
   const name = `fdl_citus_${randomBytes(5).toString('hex')}`;
   if (options.withCitus === false) {
@@ -52,8 +52,8 @@ export async function createCitusDatabase(options: { withCitus?: boolean; basePo
   } else {
     // Registering the workers syncs the cluster's roles to them: queued with the other files' role changes.
     await withClusterRolesLocked(() => run('bash', [CITUS_CLUSTER, 'createdb', name, String(base)]), base);
-    // Four shards a table instead of 32: distributing and every multi-shard statement get faster.
-    await onNode(base, 'postgres', (c) => c.query(`ALTER DATABASE "${name}" SET citus.shard_count = 4`));
+    // Four shards a table unless asked for Citus's 32: distributing and every multi-shard statement get faster.
+    await onNode(base, 'postgres', (c) => c.query(`ALTER DATABASE "${name}" SET citus.shard_count = ${Number(options.shardCount ?? 4)}`));
   }
   return {
     name,
