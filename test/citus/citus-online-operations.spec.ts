@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { INestApplication } from '@nestjs/common';
 import { HistoryPartitionsService } from '../../src';
 import { type CitusCluster, startCitusCluster } from '../setup/citus-cluster';
-import { type LoadReport, type LoadTenant, missingWrites, startWriteLoad } from '../utils/acknowledged-writes';
+import { loadFigures, type LoadReport, type LoadTenant, missingWrites, startWriteLoad } from '../utils/acknowledged-writes';
 import { startExampleOnCitus } from '../utils/backends';
 import { type CitusDatabase, createCitusDatabase, describeOnCitus, distributionViolations, onNode, withClient } from '../utils/citus';
 import { freePort } from '../utils/free-port';
@@ -60,16 +60,20 @@ describeOnCitus('Online operations at 32 shards while the application writes', (
   /** Runs `operation` with the write load on before, during and after it. */
   async function underLoad(operation: () => Promise<unknown>): Promise<LoadReport> {
     const load = startWriteLoad(baseUrl, tenants, CLIENTS);
+    let operationMs = 0;
     const done = (async () => {
       await sleep(AROUND);
+      const started = performance.now();
       await operation();
+      operationMs = performance.now() - started;
       await sleep(AROUND);
     })();
     // The load stops whether the operation failed or not; the operation's failure is the one reported.
     const [outcome, report] = await Promise.all([done.then(() => undefined, (error: unknown) => error), done.catch(() => undefined).then(() => load.stop())]);
     if (outcome) throw outcome;
     lastReport = report;
-    if (process.env.FDL_PRINT_LOAD) console.log(JSON.stringify({ requests: report.requests, versions: report.versions.length, executions: report.executions.length, refusals: Object.fromEntries(report.refusals) }));
+    // Figures for docs/citus.md, where asked for: FDL_PRINT_LOAD=1 npx jest test/citus/citus-online-operations.spec.ts
+    if (process.env.FDL_PRINT_LOAD) console.log(JSON.stringify({ operationMs: Math.round(operationMs), ...loadFigures(report) }));
     return report;
   }
 

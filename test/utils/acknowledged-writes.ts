@@ -30,13 +30,15 @@ export interface LoadReport {
   versions: AcknowledgedVersion[];
   executions: AcknowledgedExecution[];
   requests: number;
+  /** How long each request took, in milliseconds, in the order they ended. */
+  durations: number[];
   /** Answers other than 2xx, by "status message". */
   refusals: Map<string, number>;
 }
 
 /** Starts `clients` callers, each looping over the tenants from its own offset, until `stop()`. */
 export function startWriteLoad(baseUrl: string, tenants: LoadTenant[], clients: number): { stop(): Promise<LoadReport> } {
-  const report: LoadReport = { versions: [], executions: [], requests: 0, refusals: new Map() };
+  const report: LoadReport = { versions: [], executions: [], requests: 0, durations: [], refusals: new Map() };
   let running = true;
   let counter = 0;
 
@@ -44,6 +46,7 @@ export function startWriteLoad(baseUrl: string, tenants: LoadTenant[], clients: 
     report.requests++;
     let status: number;
     let payload: Record<string, unknown>;
+    const started = performance.now();
     try {
       const response = await fetch(`${baseUrl}${path}`, {
         method,
@@ -56,6 +59,7 @@ export function startWriteLoad(baseUrl: string, tenants: LoadTenant[], clients: 
       status = 0;
       payload = { message: (error as Error).message };
     }
+    report.durations.push(performance.now() - started);
     if (status >= 200 && status < 300) return payload;
     const key = `${status} ${String(payload.message)}`;
     report.refusals.set(key, (report.refusals.get(key) ?? 0) + 1);
@@ -134,4 +138,17 @@ export async function missingWrites(baseUrl: string, report: LoadReport): Promis
     }
   }
   return missing;
+}
+
+/** The figures of a load run an operator's guide quotes: requests, refusals, latency percentiles. */
+export function loadFigures(report: LoadReport): Record<string, unknown> {
+  const sorted = [...report.durations].sort((a, b) => a - b);
+  const at = (p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0);
+  return {
+    requests: report.requests,
+    refused: Object.fromEntries(report.refusals),
+    p50: at(0.5),
+    p99: at(0.99),
+    max: Math.round(sorted[sorted.length - 1] ?? 0),
+  };
 }
