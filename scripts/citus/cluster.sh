@@ -27,6 +27,8 @@ psql_on() { # PORT DATABASE SQL
 # start_node DIR PORT: a PostgreSQL 15 node with Citus loaded, in DIR/n<PORT>, logging to DIR/n<PORT>.log.
 start_node() {
   local node="$1/n$2"
+  mkdir -p "$1"
+  [ "$(id -u)" = 0 ] && chown postgres "$1"
   as_postgres "$BIN/initdb" -D "$node" -U postgres --auth=trust --no-sync >/dev/null
   cat >>"$node/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
@@ -51,8 +53,6 @@ case "${1:-}" in
   start)
     dir=${2:?DIR}
     base=${3:?BASEPORT}
-    mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres "$dir"
     for port in "$base" $((base + 1)) $((base + 2)); do start_node "$dir" "$port"; done
     psql_on "$base" postgres "SELECT citus_set_coordinator_host('127.0.0.1', $base)" >/dev/null
     ;;

@@ -13,6 +13,8 @@ import {
   distributionViolations,
   letRolesReachWorkers,
   migrateCitus,
+  onNode,
+  startExtraCitusNode,
   withClient,
   withClusterRolesLocked,
 } from '../utils/citus';
@@ -179,6 +181,34 @@ describeOnCitus('The least-privilege layout on a Citus cluster (sql/least-privil
         ).resolves.toEqual([{ tenant_id: tenant }]);
       }
     });
+
+    it('a worker added later gets the layout when the script runs again, and shards move onto it while the tenants keep their rows', async () => {
+      const added = await startExtraCitusNode();
+      try {
+        await onNode(added.port, 'postgres', (c) => c.query(`CREATE DATABASE "${db.name}"`));
+        await onNode(added.port, db.name, (c) => c.query('CREATE EXTENSION citus'));
+        await withClusterRolesLocked(() => withClient(db.url, (c) => c.query(`SELECT citus_add_node('127.0.0.1', $1)`, [added.port])), db.port);
+        // Before the script runs again, Citus cannot create the schema's objects on it as the owner.
+        await expect(withClient(db.url, (c) => c.query(`SELECT replicate_reference_tables('block_writes')`))).rejects.toThrow(/permission denied for schema public/);
+        await withClusterRolesLocked(() => withClient(db.url, (c) => applyLeastPrivilegeLogins(c)), db.port);
+        await expect(withClient(`postgres://postgres@127.0.0.1:${added.port}/${db.name}`, layoutOf)).resolves.toEqual(LAYOUT);
+        await withClient(db.url, async (c) => {
+          await c.query(`SELECT citus_rebalance_start(shard_transfer_mode := 'block_writes')`);
+          await c.query(`SELECT citus_rebalance_wait()`);
+        });
+        const [{ shards }] = await withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS shards FROM citus_shards WHERE nodeport = $1`, [added.port])).rows);
+        expect(shards).toBeGreaterThan(0);
+        for (const tenantId of tenantIds) {
+          await expect(tenancy.runInTenant(tenantId, () => flows.find({ where: { name: `flow of ${tenantId}` } }))).resolves.toEqual([expect.objectContaining({ tenantId })]);
+        }
+        await withClient(db.url, async (c) => {
+          await c.query(`SELECT citus_drain_node('127.0.0.1', $1, shard_transfer_mode := 'block_writes')`, [added.port]);
+          await c.query(`SELECT citus_remove_node('127.0.0.1', $1)`, [added.port]);
+        });
+      } finally {
+        await added.stop();
+      }
+    }, 180_000);
 
     it('SQL in a tenant transaction cannot switch to fdl_system', async () => {
       const context = app.get(TenantContext);

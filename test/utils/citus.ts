@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Client } from 'pg';
@@ -6,6 +9,7 @@ import { DataSource } from 'typeorm';
 import { migrationDataSourceOptions } from '../../src/migrations/migration-data-source-options';
 import { tenantSetStatement } from '../../src/transaction/prelude';
 import { CITUS_CLUSTER } from '../setup/citus-cluster';
+import { freePort } from './free-port';
 import { asSuperuser } from './tenant-sql';
 
 const run = promisify(execFile);
@@ -82,6 +86,21 @@ export async function addCitus(db: CitusDatabase): Promise<void> {
     await c.query(`SELECT citus_add_node('127.0.0.1', $1)`, [base + 1]);
     await c.query(`SELECT citus_add_node('127.0.0.1', $1)`, [base + 2]);
   });
+}
+
+/** One more Citus node beside the run's cluster, on a free port: a worker to add to a database. */
+export async function startExtraCitusNode(): Promise<{ port: number; stop(): Promise<void> }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fdl-citus-node-'));
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  await run('bash', [CITUS_CLUSTER, 'addnode', dir, String(port)], { timeout: 120_000 });
+  return {
+    port,
+    stop: async () => {
+      await run('bash', [CITUS_CLUSTER, 'stop', dir]).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export async function onNode<T>(port: number, database: string, work: (client: Client) => Promise<T>): Promise<T> {
