@@ -23,6 +23,7 @@ AS $$
         on_citus boolean := pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL;
         modify_mode text;
         rows_to_move boolean;
+        referenced record;
       BEGIN
         IF months_ahead IS NULL OR months_ahead < 0 OR months_ahead > 120 THEN
           RAISE EXCEPTION 'months_ahead must be between 0 and 120, got %', months_ahead
@@ -46,6 +47,16 @@ AS $$
           SELECT EXISTS (SELECT 1 FROM public.execution_history_default WHERE completed_at >= month_start AND completed_at < month_end)
             INTO rows_to_move;
           IF rows_to_move THEN
+            -- The tables the history's foreign keys reference, locked first in the strongest mode this
+            -- path takes on them: the two ATTACHes below take them one after the other (on Citus the
+            -- second in ACCESS EXCLUSIVE mode), and a publish holding a weaker lock in between would
+            -- deadlock with the upgrade.
+            FOR referenced IN
+              SELECT DISTINCT c.confrelid::pg_catalog.regclass::text AS name FROM pg_catalog.pg_constraint c
+              WHERE c.conrelid = 'public.execution_history'::pg_catalog.regclass AND c.contype = 'f' ORDER BY 1
+            LOOP
+              EXECUTE format('LOCK TABLE %s IN %s MODE', referenced.name, CASE WHEN on_citus THEN 'ACCESS EXCLUSIVE' ELSE 'SHARE ROW EXCLUSIVE' END);
+            END LOOP;
             ALTER TABLE public.execution_history DETACH PARTITION public.execution_history_default;
           ELSIF rows_hidden_from_owner THEN
             ALTER TABLE public.execution_history_default FORCE ROW LEVEL SECURITY;

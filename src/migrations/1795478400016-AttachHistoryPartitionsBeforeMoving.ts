@@ -21,9 +21,12 @@ import { boundMigrationWaits } from './migration-timeouts';
  * a scan that RLS does not govern). Where it holds none (the usual case: partitions made ahead), the
  * month is attached as before.
  *
- * What this costs: detaching takes an ACCESS EXCLUSIVE lock on `execution_history` until the call's
- * transaction ends (reads of history wait), and only in a call that has rows to move; 014 held that
- * lock on the default partition alone. Creating partitions ahead (`createPartitionsAhead`) keeps the
+ * What this costs, only in a call that has rows to move: detaching takes an ACCESS EXCLUSIVE lock on
+ * `execution_history` until the call's transaction ends (reads of history wait; 014 held that lock on
+ * the default partition alone), and the tables its foreign keys reference (`flow_versions`) are locked
+ * first in the strongest mode the two ATTACHes take on them: SHARE ROW EXCLUSIVE on one node (writes
+ * of versions wait), ACCESS EXCLUSIVE on Citus (reads too). Taken one after the other, a publish in
+ * between deadlocked with the second (seen at 32 shards under the online-operations load). Creating partitions ahead (`createPartitionsAhead`) keeps the
  * default partition empty and this path unused.
  *
  * FORCE on the default partition is lifted to see its rows, as in 014 (which says why that keeps
@@ -56,6 +59,7 @@ export class AttachHistoryPartitionsBeforeMoving1795478400016 implements Migrati
         on_citus boolean := pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL;
         modify_mode text;
         rows_to_move boolean;
+        referenced record;
       BEGIN
         IF months_ahead IS NULL OR months_ahead < 0 OR months_ahead > 120 THEN
           RAISE EXCEPTION 'months_ahead must be between 0 and 120, got %', months_ahead
@@ -79,6 +83,16 @@ export class AttachHistoryPartitionsBeforeMoving1795478400016 implements Migrati
           SELECT EXISTS (SELECT 1 FROM public.execution_history_default WHERE completed_at >= month_start AND completed_at < month_end)
             INTO rows_to_move;
           IF rows_to_move THEN
+            -- The tables the history's foreign keys reference, locked first in the strongest mode this
+            -- path takes on them: the two ATTACHes below take them one after the other (on Citus the
+            -- second in ACCESS EXCLUSIVE mode), and a publish holding a weaker lock in between would
+            -- deadlock with the upgrade.
+            FOR referenced IN
+              SELECT DISTINCT c.confrelid::pg_catalog.regclass::text AS name FROM pg_catalog.pg_constraint c
+              WHERE c.conrelid = 'public.execution_history'::pg_catalog.regclass AND c.contype = 'f' ORDER BY 1
+            LOOP
+              EXECUTE format('LOCK TABLE %s IN %s MODE', referenced.name, CASE WHEN on_citus THEN 'ACCESS EXCLUSIVE' ELSE 'SHARE ROW EXCLUSIVE' END);
+            END LOOP;
             ALTER TABLE public.execution_history DETACH PARTITION public.execution_history_default;
           ELSIF rows_hidden_from_owner THEN
             ALTER TABLE public.execution_history_default FORCE ROW LEVEL SECURITY;

@@ -7,6 +7,7 @@ import { loadFigures, type LoadReport, type LoadTenant, missingWrites, startWrit
 import { startExampleOnCitus } from '../utils/backends';
 import { type CitusDatabase, createCitusDatabase, describeOnCitus, distributionViolations, onNode, withClient } from '../utils/citus';
 import { freePort } from '../utils/free-port';
+import { archiveInMonth, month, placement, type Seed } from '../utils/history-months';
 import { createTenants } from '../utils/tenants';
 
 /**
@@ -141,12 +142,19 @@ describeOnCitus('Online operations at 32 shards while the application writes', (
     await expectNothingLost(report);
   }, 300_000);
 
-  it('creates history partitions at 32 shards while the application writes (issue 27, finding 3)', async () => {
+  it('creates history partitions at 32 shards while the application writes, moving what the default partition holds of them (issue 27, finding 3)', async () => {
+    // Executions archived before any partition existed: the default partition holds this month's and the next.
+    const seeds = await sql<Seed>(
+      `SELECT DISTINCT ON (tenant_id) tenant_id AS tenant, flow_id AS flow, id AS version FROM flow_versions ORDER BY tenant_id, version LIMIT 8`,
+    );
+    const archived = [...(await archiveInMonth(db.url, seeds, 0)), ...(await archiveInMonth(db.url, seeds, 1))];
     let created: string[] = [];
     const report = await underLoad(async () => {
       created = await app.get(HistoryPartitionsService).createPartitionsAhead(3);
     });
-    expect(created).toHaveLength(4);
+    expect(created).toEqual([month(0), month(1), month(2), month(3)]);
+    const [{ left }] = await sql<{ left: number }>(`SELECT count(*)::int AS left FROM execution_history_default`);
+    expect({ left, placed: Object.keys(await placement(db.url)).filter((id) => archived.includes(id)).length }).toEqual({ left: 0, placed: archived.length });
     await expectNothingLost(report);
   }, 300_000);
 
