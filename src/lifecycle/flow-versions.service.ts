@@ -8,6 +8,7 @@ import { TenantContext } from '../tenant-context/tenant-context';
 import { auditedWrite } from './audited-write';
 import { contentHash } from './canonical-json';
 import { NotFoundInTenantError, WriteNotStoredError } from './lifecycle.errors';
+import { isUniqueViolation } from '../cluster/unique-violation';
 import { selectList, toEntity } from './select-list';
 
 /** What {@link FlowVersionsService.publish} did. */
@@ -90,6 +91,10 @@ export class FlowVersionsService {
         targetColumn: 'flowId',
         details: (row) => `jsonb_build_object('version', ${row('version', 'int')}, 'contentHash', ${row('contentHash', 'text')}, 'created', ${created})`,
       },
+    }).catch((error: unknown) => {
+      // The flow is locked, so the next number is free: a duplicate means the lock did not hold (on
+      // Citus, the tenant's shard moved between the lock and the insert). Nothing was stored.
+      throw isUniqueViolation(error, 'UQ_flow_versions_tenant_flow_version') ? new WriteNotStoredError('the flow version') : error;
     });
     // The flow is locked, so its version must be there: never answer for a write that stored nothing.
     if (!row) throw new WriteNotStoredError('the flow version');

@@ -133,3 +133,32 @@ describe.each([
     expect(counts).toEqual({ live: 3, archived: 0 });
   });
 });
+
+/**
+ * A publish holds the flow's row lock, so the version number it takes is free. Where it is not (on
+ * Citus, the tenant's shard moved between the lock and the insert, seen while rebalancing), the
+ * insert's unique violation means nothing was stored: 503 to retry, not a 409 for the client to give
+ * up on. Made to happen here with a trigger that renumbers the new version to 1.
+ */
+describe.each([
+  ['one statement (single node)', false],
+  ['router statements (the Citus form)', true],
+])('A publish whose version number is taken meanwhile: %s', (_, citus) => {
+  let fx: LifecycleFixture;
+  beforeAll(async () => {
+    fx = await lifecycleFixture({ citus });
+    await fx.tenancy.runInTenant(fx.tenants[0], () => fx.app.get(FlowVersionsService).publish(fx.flows[0], { steps: ['first'] }));
+    await asSuperuser(fx.db.url, async (c) => {
+      await c.query(`CREATE FUNCTION renumber() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN NEW.version := 1; RETURN NEW; END'`);
+      await c.query(`CREATE TRIGGER renumber_version BEFORE INSERT ON flow_versions FOR EACH ROW EXECUTE FUNCTION renumber()`);
+    });
+  });
+  afterAll(() => fx.close());
+
+  it('is refused as not stored, and only the first version is there', async () => {
+    const publish = fx.tenancy.runInTenant(fx.tenants[0], () => fx.app.get(FlowVersionsService).publish(fx.flows[0], { steps: ['second'] }));
+    await expect(publish).rejects.toBeInstanceOf(WriteNotStoredError);
+    const versions = await asSuperuser(fx.db.url, async (c) => (await c.query(`SELECT version FROM flow_versions WHERE flow_id = $1`, [fx.flows[0]])).rows);
+    expect(versions).toEqual([{ version: 1 }]);
+  });
+});
