@@ -33,7 +33,7 @@ export async function citus(singleNodeUrl: string, singleNodeData: Dataset, opti
   try {
     const url = await createClusterDatabase(cluster.basePort);
     await migrate(url);
-    // Citus opens its worker connections as the current role (README "Scaling out with Citus").
+    // Citus opens its worker connections as the current role (docs/citus.md).
     await seed(url, 'ALTER ROLE fdl_app LOGIN; ALTER ROLE fdl_system LOGIN');
     const data = await seedDataset(url, 50, 20);
     const shards = await seed(url, `SELECT count(*)::int AS n FROM pg_dist_shard WHERE logicalrelid = 'flows'::regclass`);

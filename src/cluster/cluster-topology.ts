@@ -81,7 +81,7 @@ async function hasCitusExtension(dataSource: DataSource): Promise<boolean> {
 }
 
 const ROLES = ['fdl_app', 'fdl_system'] as const;
-const OPERATOR_STEPS = 'README "Scaling out with Citus", "What the operator configures on the cluster"';
+const OPERATOR_STEPS = 'docs/citus.md, "What the operator configures on the cluster"';
 
 /**
  * Why tenant or system transactions cannot reach the workers, one line each; empty when they can.

@@ -11,7 +11,7 @@ const WORKER_UNREACHABLE = [/^connection to the remote node \S+ failed/, /^could
 
 /**
  * A worker answered but refused the login of the role the transaction runs as: the cluster's roles
- * are not set up as README "Scaling out with Citus" says (LOGIN, the password in pg_dist_authinfo,
+ * are not set up as docs/citus.md says (LOGIN, the password in pg_dist_authinfo,
  * pg_hba.conf). Not an outage: it stays so until an operator fixes it.
  */
 const WORKER_LOGIN_REFUSED = /is not permitted to log in|password authentication failed|no password supplied|no pg_hba\.conf entry/;

@@ -15,7 +15,7 @@ const UNKNOWN_STATEMENT = '26000';
  * Server-side prepared statements for each transaction's first round trip: the tenant prelude and
  * the query that travels with it. A named statement is parsed and planned once per connection,
  * then only bound and executed: that parse and plan was the largest share of the server's work in
- * a tenant read (README "Performance").
+ * a tenant read (docs/performance.md).
  *
  * Names are given per distinct text (never per value: values are always bound), at most
  * MAX_NAMED_TEXTS of them, so a connection holds a bounded number of statements. Statements marked

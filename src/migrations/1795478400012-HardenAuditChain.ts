@@ -11,7 +11,7 @@ import { boundMigrationWaits } from './migration-timeouts';
  *   Every entry must now have a position (from 1), a hash, and a previous hash exactly when it is not
  *   the first. NOT VALID: the check holds for every entry written from now on without a scan of the
  *   trail under this migration's lock; `verifyChain()` reports older unchained entries ('unchained'),
- *   and an operator validates the check at a quiet moment (README, "Audit trail") under a lock that
+ *   and an operator validates the check at a quiet moment (docs/lifecycle-services.md, "Audit trail") under a lock that
  *   lets writes go on.
  * - The writer chose `created_at` and `actor`: SQL in a transaction could append a backdated entry
  *   under any name, and it verified. The database now sets both, whatever the INSERT says:

@@ -55,7 +55,7 @@ import { boundMigrationWaits } from './migration-timeouts';
  *
  * Not covered, and untested: a Citus cluster whose owner RLS binds (`test/citus` migrates as the
  * superuser). Citus does not keep a foreign key between a local table (the new table before its
- * `ATTACH`) and a distributed one (README, "Scaling out with Citus"), so that case most likely fails
+ * `ATTACH`) and a distributed one (docs/citus.md), so that case most likely fails
  * at the first step above; it needs a fix of its own, tried on a cluster.
  *
  * The function keeps its signature, SECURITY DEFINER, `search_path = pg_catalog, pg_temp` and

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { DatabaseConfigError } from '../config/database-config.error';
 
-const LAYOUT = 'sql/least-privilege-logins.sql; README "Least privilege"';
+const LAYOUT = 'sql/least-privilege-logins.sql; docs/security-model.md, "Least privilege"';
 
 /**
  * Migrations must run as the schema's owner. Says so before anything is attempted when the login

@@ -19,7 +19,7 @@ const MAX_SHAPES = 64;
 /**
  * `findOneBy` / `findBy` with plain equality on columns, as SQL built once per call shape (which
  * properties, one row or many) instead of by TypeORM's query builder on every call: the builder is
- * the largest share of a primary-key read's CPU in Node (see README "Performance").
+ * the largest share of a primary-key read's CPU in Node (see docs/performance.md).
  *
  * The SQL is what TypeORM's builder produces for the same call, routing predicate included: the
  * entity's columns, `WHERE <column> = $n AND …`, `tenant_id = $n` in a tenant transaction, `LIMIT 1`

@@ -156,6 +156,6 @@ async function assertKeysWithinTenant(queryRunner: QueryRunner, table: string): 
       `a duplicate-key error tells one tenant that another has the value, and a foreign key lets a row point at another tenant's row ` +
       `and keep it from being deleted. Put ${TENANT_COLUMN} in each key:\n` +
       keys.map((key) => `  - ${key.kind} ${key.name} ${key.problem} (${key.definition}): declare ${key.instead}\n`).join('') +
-      `A value unique across tenants belongs in a table of its own that is no tenant's (README "A value unique across tenants").`,
+      `A value unique across tenants belongs in a table of its own that is no tenant's (docs/your-own-tables.md, "A value unique across tenants").`,
   );
 }

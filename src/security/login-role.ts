@@ -50,7 +50,7 @@ export interface LoginRoleFindings {
   warnings: string[];
 }
 
-const ADVICE = 'log in as a role that owns nothing and has no privileges of its own (sql/least-privilege-logins.sql; README "Least privilege")';
+const ADVICE = 'log in as a role that owns nothing and has no privileges of its own (sql/least-privilege-logins.sql; docs/security-model.md, "Least privilege")';
 
 /**
  * Judges a login against the production layout: the runtime's logins own nothing, hold no table

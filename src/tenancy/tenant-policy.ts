@@ -11,7 +11,7 @@ export const CURRENT_ACTOR_SETTING = 'app.current_actor';
  * Fail closed: NULLIF turns both "never set" (NULL) and "set in an earlier transaction on this
  * connection" ('') into NULL, which matches no row. Compared directly, not through a sub-select:
  * Citus refuses sub-queries in the policies of distributed tables, and on a single node PostgreSQL
- * evaluates this stable expression once per scan when it is an index condition (README "Performance"
+ * evaluates this stable expression once per scan when it is an index condition (docs/performance.md
  * has the figures of both forms).
  */
 export const CURRENT_TENANT_SQL = `NULLIF(current_setting('${CURRENT_TENANT_SETTING}', true), '')::uuid`;

@@ -227,7 +227,7 @@ describe('tenantTable() and assertTenantIsolation() on each shape of key', () =>
         const refusal = await tenantTable(runner, 't').catch((error: Error) => error.message);
         expect(refusal).toContain(`tenantTable: t has keys that span tenants.`);
         expect(refusal).toContain(`\n  - ${key}: declare ${instead}\n`);
-        expect(refusal).toContain('README "A value unique across tenants"');
+        expect(refusal).toContain('docs/your-own-tables.md, "A value unique across tenants"');
         expect(await tenantTableViolations((query) => runner.query(query))).toContain(`t: ${key}`);
       },
       { rollback: true },

@@ -23,7 +23,7 @@ import { applyLeastPrivilegeLogins, loginUrl, TEST_LOGINS } from '../utils/least
 
 /**
  * What the administrator's script leaves on one node: who owns schema `public`, and what PUBLIC may
- * still do there (SECURITY.md, "Session state"; README "Least privilege").
+ * still do there (SECURITY.md, "Session state"; docs/security-model.md, "Least privilege").
  */
 async function layoutOf(c: Client) {
   const { rows } = await c.query(
@@ -102,7 +102,7 @@ describeOnCitus('The least-privilege layout on a Citus cluster (sql/least-privil
     const warnings: string[] = [];
 
     beforeAll(async () => {
-      // README "Scaling out with Citus", step 1: the roles tenant work switches to may log in (on the workers).
+      // docs/citus.md, step 1: the roles tenant work switches to may log in (on the workers).
       await letRolesReachWorkers(db);
       const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warnings.push(String(message)));
       try {

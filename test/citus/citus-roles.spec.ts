@@ -16,7 +16,7 @@ const WORKERS = [1, 2] as const;
 const workerPort = (worker: 1 | 2) => Number(process.env.FDL_TEST_CITUS_PORT) + worker;
 
 /**
- * The cluster's roles as README "Scaling out with Citus" tells the operator to set them: fdl_app and
+ * The cluster's roles as docs/citus.md tells the operator to set them: fdl_app and
  * fdl_system may log in (Citus connects to the workers as the current role), but the workers ask
  * them for a password, which only the coordinator has (pg_dist_authinfo). The address part of the
  * rule (only the coordinator's host) cannot be told apart on one loopback interface; the password

@@ -106,7 +106,7 @@ describe('Routing predicate and prelude on a single node', () => {
       // This server's fdl_app and fdl_system are NOLOGIN, as the migrations make them: on a cluster
       // the workers would refuse them, and the start says so.
       for (const role of ['fdl_app', 'fdl_system']) {
-        expect(warnings).toContainEqual(expect.stringMatching(new RegExp(`^${role} cannot log in: on Citus .*README "Scaling out with Citus"`)));
+        expect(warnings).toContainEqual(expect.stringMatching(new RegExp(`^${role} cannot log in: on Citus .*docs/citus.md`)));
       }
       const rows = await forced.get(TenancyService).runInTenant(tenants[1], () => flows.query(`SELECT tenant_id, current_setting('app.current_tenant_id') AS setting FROM flows`));
       expect(rows).toEqual([{ tenant_id: tenants[1], setting: tenants[1] }]);

@@ -62,7 +62,7 @@ export const CITUS_BACKEND: ExampleBackend = {
 };
 
 /**
- * The example app started the way README "Scaling out with Citus" tells an operator to:
+ * The example app started the way docs/citus.md tells an operator to:
  * `DATABASE_URL=<coordinator> FDL_USE_DATABASE=true`, nothing else, migrating at start. Its
  * migrations change the cluster's roles, so they queue behind other spec files doing the same; the
  * roles are then let onto the workers (test/utils/citus.ts letRolesReachWorkers).

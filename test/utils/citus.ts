@@ -142,7 +142,7 @@ export async function migrateCitus(url: string, clusterPort = runClusterPort()):
 
 /**
  * The roles tenant transactions switch to, made able to log in on the workers: Citus opens its
- * connections to them as the current role. (How production restricts that: README "Scaling out".)
+ * connections to them as the current role. (How production restricts that: docs/citus.md.)
  */
 export async function letRolesReachWorkers(db: CitusDatabase): Promise<void> {
   await withClusterRolesLocked(() => withClient(db.url, (c) => c.query('ALTER ROLE fdl_app LOGIN; ALTER ROLE fdl_system LOGIN')), db.port);
