@@ -15,7 +15,7 @@ import { createTenants } from '../utils/tenants';
  * the coordinator: add a worker and rebalance, isolate a tenant to a shard of its own and move it,
  * drain a worker and remove it, create history partitions; at Citus's default of 32 shards a table.
  * Shards move in `block_writes` mode: Citus's default (logical replication) cannot write into tables
- * that force row level security (docs/citus.md, "Moving shards"). After each: every acknowledged
+ * that force row level security (docs/citus-operations.md, "Moving shards"). After each: every acknowledged
  * write reads back as acknowledged, every refusal was a 503 or 409 that says why, each tenant sees
  * only its own rows, and every audit chain verifies.
  */
