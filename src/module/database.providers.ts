@@ -6,11 +6,10 @@ import { DatabaseConfigError } from '../config/database-config.error';
 import type { DatabaseModuleOptions, EntityClass } from '../config/database-module-options';
 import { DATABASE_MODULE_OPTIONS, RESOLVED_DATABASE_CONFIG } from '../config/database.internal-constants';
 import { DATABASE_ENTITIES } from '../entities';
-import { DATABASE_MIGRATIONS } from '../migrations';
 import { runPendingMigrations } from '../migrations/migration-lock';
 import { NestTypeOrmLogger } from '../logging/nest-typeorm.logger';
 import { recordMigrationsApplied } from '../observability/migration-metrics';
-import type { ApplicationSchema } from '../migrations/migration-data-source-options';
+import { type ApplicationSchema, migrationDataSourceOptions } from '../migrations/migration-data-source-options';
 import { guardConnections } from '../tenant-context/connection-guard';
 import { TenantColumnSubscriber } from '../repositories/tenant-column.subscriber';
 import { TenantContext } from '../tenant-context/tenant-context';
@@ -53,15 +52,9 @@ export function typeOrmOptions(
   app: ApplicationSchema = {},
 ): TypeOrmModuleOptions & DataSourceOptions {
   return {
-    type: 'postgres',
-    url,
-    entities: [...DATABASE_ENTITIES, ...(app.entities ?? [])],
-    migrations: [...DATABASE_MIGRATIONS, ...(app.migrations ?? [])],
-    migrationsTransactionMode: 'all',
+    // The schema a migration run sees: the library's entities and migrations, then the application's.
+    ...migrationDataSourceOptions(url, app),
     synchronize: false,
-    // gen_random_uuid() is built in since PostgreSQL 13: no extension to install or to be allowed to.
-    installExtensions: false,
-    uuidExtension: 'pgcrypto',
     // PGlite has a single backend: one connection keeps its clients' statements from interleaving.
     poolSize: embedded ? 1 : config.poolSize,
     extra: {
