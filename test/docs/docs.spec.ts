@@ -131,6 +131,9 @@ describe('the documentation', () => {
     const compilerOptions: ts.CompilerOptions = {
       ...options,
       noEmit: true,
+      // As a `nest new` application compiles (scripts/consumer-esm/tsconfig.json): entities declare
+      // columns without initialisers.
+      strictPropertyInitialization: false,
       baseUrl: ROOT,
       paths: { 'fdl-runtime-db': ['src/index.ts'], 'fdl-runtime-db/embedded': ['src/embedded/index.ts'] },
     };
