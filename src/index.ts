@@ -30,6 +30,7 @@ export { TENANT_COLUMN, assignTenant, tenantColumnOf } from './tenancy/tenant-co
 export {
   ConnectionHeldError,
   DatabaseUnavailableError,
+  EntityNotStoredError,
   InvalidActorError,
   InvalidTenantIdError,
   TenancyError,

@@ -24,6 +24,7 @@ import { parseTenantId } from '../tenancy/tenant-id';
 import { AuditDigestError } from '../audit/audit-digest';
 import {
   DatabaseUnavailableError,
+  EntityNotStoredError,
   InvalidActorError,
   InvalidTenantIdError,
   TenancyError,
@@ -167,6 +168,7 @@ function toHttpException(error: unknown): unknown {
   if (error instanceof InvalidTenantIdError || error instanceof InvalidActorError || error instanceof AuditDigestError) return new BadRequestException(error.message);
   if (error instanceof TenantNotFoundError) return new ForbiddenException(error.message);
   if (error instanceof TenantMismatchError) return new ForbiddenException(error.message);
+  if (error instanceof EntityNotStoredError) return new ConflictException(error.message);
   if (error instanceof DatabaseUnavailableError) return new ServiceUnavailableException(error.message);
   if (error instanceof TenantThrottledError) return new HttpException(error.message, HttpStatus.TOO_MANY_REQUESTS);
   if (error instanceof LifecycleError) return new LIFECYCLE_STATUS[error.code](error.message);

@@ -5,6 +5,7 @@ import { isFlatEntity } from './flat-entity';
 import { assignTenant } from '../tenancy/tenant-column';
 import { TenantColumnSubscriber } from './tenant-column.subscriber';
 import type { ScopedTransaction } from '../transaction/scoped-transaction';
+import { EntityNotStoredError } from '../tenancy/tenancy.errors';
 
 /** Column types whose insert TypeORM writes as a plain bind parameter on PostgreSQL. */
 const PLAIN_TYPES = new Set<unknown>(['uuid', 'text', 'varchar', 'character varying', 'integer', 'int', 'int4', 'smallint', 'bigint', 'int8', 'boolean', 'jsonb', 'json', 'timestamptz', 'timestamp with time zone']);
@@ -57,7 +58,9 @@ export class CompiledInserts {
     const driver = this.dataSource.driver;
     const values = compiled.bound.map((column) => driver.preparePersistentValue(column.getEntityValue(entity), column));
     const queryRunner = transaction.manager.queryRunner!;
-    const rows = (await queryRunner.query(compiled.sql, values)) as Record<string, unknown>[];
+    const { records: rows, affected } = (await queryRunner.query(compiled.sql, values, true)) as { records: Record<string, unknown>[]; affected?: number };
+    // A trigger that skipped the row: never answer as if it was stored (TypeORM's path: stored-writes.ts).
+    if (affected === 0) throw new EntityNotStoredError(metadata.name);
     for (const column of metadata.columns) {
       if (column.isNullable && column.getEntityValue(entity) === undefined) column.setEntityValue(entity, null);
     }

@@ -1,6 +1,7 @@
 import { DataSource, type EntityManager, type EntityMetadata, type EntityTarget, type FindOptionsWhere, type ObjectLiteral, Repository } from 'typeorm';
 import { CompiledFinds } from './compiled-finds';
 import { CompiledInserts } from './compiled-inserts';
+import { savedOrRefused } from './stored-writes';
 import type { ScopedTransaction } from '../transaction/scoped-transaction';
 import type { TenantContext } from '../tenant-context/tenant-context';
 
@@ -28,8 +29,11 @@ export class TenantScopedRepository<T extends ObjectLiteral> extends Repository<
 
   // One body for TypeORM's overloads: the compiled insert takes one new entity without options.
   override save: Repository<T>['save'] = async (entityOrEntities: unknown, options?: unknown): Promise<never> => {
-    const compiled = this.inserts.run<T>(this.metadata, this.transaction(), entityOrEntities, options);
-    return (await (compiled ?? (Repository.prototype.save as (...args: unknown[]) => Promise<unknown>).call(this, entityOrEntities, options))) as never;
+    const transaction = this.transaction();
+    const compiled = this.inserts.run<T>(this.metadata, transaction, entityOrEntities, options);
+    if (compiled) return (await compiled) as never;
+    const save = () => (Repository.prototype.save as (...args: unknown[]) => Promise<unknown>).call(this, entityOrEntities, options);
+    return (await savedOrRefused(transaction.manager.queryRunner!, this.metadata, save)) as never;
   };
 
   override async findOneBy(where: FindOptionsWhere<T> | FindOptionsWhere<T>[]): Promise<T | null> {

@@ -114,3 +114,15 @@ export class InvalidActorError extends TenancyError {
     super(`${source} must be a non-empty string of at most ${maxLength} characters without NUL`);
   }
 }
+
+/**
+ * A repository `save()` wrote no row for an entity: the UPDATE found its row gone (removed by a
+ * concurrent transaction after TypeORM loaded it), or a trigger skipped the row. TypeORM would
+ * resolve as if it was stored. Maps to HTTP 409.
+ */
+export class EntityNotStoredError extends TenancyError {
+  override name = 'EntityNotStoredError';
+  constructor(readonly entity: string) {
+    super(`the ${entity} was not stored: the statement that writes it wrote no row (the row was removed meanwhile, or a trigger skipped it)`);
+  }
+}
