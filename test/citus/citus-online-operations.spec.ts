@@ -73,7 +73,7 @@ describeOnCitus('Online operations at 32 shards while the application writes', (
     const [outcome, report] = await Promise.all([done.then(() => undefined, (error: unknown) => error), done.catch(() => undefined).then(() => load.stop())]);
     if (outcome) throw outcome;
     lastReport = report;
-    // Figures for docs/citus.md, where asked for: FDL_PRINT_LOAD=1 npx jest test/citus/citus-online-operations.spec.ts
+    // Figures for docs/citus-operations.md, "What the application sees meanwhile (measured)", where asked for: FDL_PRINT_LOAD=1 npx jest test/citus/citus-online-operations.spec.ts
     if (process.env.FDL_PRINT_LOAD) console.log(JSON.stringify({ operationMs: Math.round(operationMs), ...loadFigures(report) }));
     return report;
   }
